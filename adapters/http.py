@@ -1,0 +1,164 @@
+"""Exceptions of the HTTP libraries: ``requests``, ``httpx`` (and ``httpx2``), ``httpcore``.
+
+Transport failures become ``timeout`` or ``connection``; an exception that holds
+an HTTP response (``requests.HTTPError``, ``httpx.HTTPStatusError``) is read as
+that answer. Usage errors of the library (reading a stream twice, a cookie
+conflict) are the caller's bugs and give ``None``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from adapters._common import describe, kind_by_class
+from compat._classify import build, classify
+from compat._errors import LLMError
+from compat._kinds import ErrorKind
+from compat._parse import signal_headers
+from compat._redact import redact_url
+
+K = ErrorKind
+
+#: ``requests.exceptions``, most specific names first along any MRO.
+REQUESTS_KINDS: dict[str, ErrorKind | None] = {
+    "ConnectTimeout": K.TIMEOUT,
+    "ReadTimeout": K.TIMEOUT,
+    "Timeout": K.TIMEOUT,
+    "SSLError": K.CONNECTION,
+    "ProxyError": K.CONNECTION,
+    "ConnectionError": K.CONNECTION,
+    "ChunkedEncodingError": K.CONNECTION,
+    "RetryError": K.CONNECTION,
+    "ContentDecodingError": K.BAD_RESPONSE,
+    "JSONDecodeError": K.BAD_RESPONSE,
+    "TooManyRedirects": K.BAD_RESPONSE,
+    "InvalidJSONError": K.INVALID_REQUEST,
+    "MissingSchema": K.INVALID_REQUEST,
+    "InvalidSchema": K.INVALID_REQUEST,
+    "InvalidURL": K.INVALID_REQUEST,
+    "InvalidHeader": K.INVALID_REQUEST,
+    "InvalidProxyURL": K.INVALID_REQUEST,
+    "URLRequired": K.INVALID_REQUEST,
+    "UnrewindableBodyError": K.INVALID_REQUEST,
+    "HTTPError": None,
+    "RequestException": K.UNKNOWN,
+}
+
+#: Usage errors of ``requests``: bugs in the calling code, not service failures.
+REQUESTS_CALLER_BUGS = frozenset({"StreamConsumedError", "RequestsWarning"})
+
+#: ``httpx`` / ``httpx2`` exceptions.
+HTTPX_KINDS: dict[str, ErrorKind | None] = {
+    "TimeoutException": K.TIMEOUT,
+    "ProxyError": K.CONNECTION,
+    "NetworkError": K.CONNECTION,
+    "RemoteProtocolError": K.CONNECTION,
+    "LocalProtocolError": K.INVALID_REQUEST,
+    "ProtocolError": K.CONNECTION,
+    "UnsupportedProtocol": K.INVALID_REQUEST,
+    "TransportError": K.CONNECTION,
+    "DecodingError": K.BAD_RESPONSE,
+    "TooManyRedirects": K.BAD_RESPONSE,
+    "InvalidURL": K.INVALID_REQUEST,
+    "HTTPStatusError": None,
+    "RequestError": K.CONNECTION,
+    "HTTPError": K.UNKNOWN,
+}
+
+#: Usage errors of ``httpx``: bugs in the calling code, not service failures.
+HTTPX_CALLER_BUGS = frozenset(
+    {
+        "StreamError",
+        "StreamConsumed",
+        "StreamClosed",
+        "ResponseNotRead",
+        "RequestNotRead",
+        "CookieConflict",
+    }
+)
+
+#: ``httpcore`` exceptions, which can escape from code that drives it directly.
+HTTPCORE_KINDS: dict[str, ErrorKind | None] = {
+    "TimeoutException": K.TIMEOUT,
+    "ProxyError": K.CONNECTION,
+    "NetworkError": K.CONNECTION,
+    "RemoteProtocolError": K.CONNECTION,
+    "LocalProtocolError": K.INVALID_REQUEST,
+    "ProtocolError": K.CONNECTION,
+    "UnsupportedProtocol": K.INVALID_REQUEST,
+    "ConnectionNotAvailable": K.CONNECTION,
+    "PoolTimeout": K.TIMEOUT,
+}
+
+
+def _is_bug(cls: type, bugs: frozenset[str]) -> bool:
+    return any(klass.__name__ in bugs for klass in cls.__mro__)
+
+
+def _url_of(exc: BaseException) -> str | None:
+    request = getattr(exc, "request", None)
+    try:
+        url = getattr(request, "url", None)
+    except Exception:  # noqa: BLE001 - httpx raises when an exception has no request
+        return None
+    return redact_url(str(url)) if url is not None else None
+
+
+def _message(exc: BaseException) -> str:
+    url = _url_of(exc)
+    text = describe(exc)
+    return f"{text} (calling {url})" if url and url not in text else text
+
+
+def read_response(
+    response: Any, *, provider: str | None = None, fallback: str | None = None
+) -> LLMError | None:
+    """Read a ``requests`` or ``httpx`` response object as an answer."""
+    status = getattr(response, "status_code", None)
+    try:
+        content = response.content
+    except Exception:  # noqa: BLE001 - an unread stream has no content to give
+        content = None
+    raw_headers = getattr(response, "headers", None)
+    return classify(
+        status,
+        signal_headers(raw_headers),
+        content,
+        provider=provider,
+        fallback_provider=fallback,
+        keep_headers=raw_headers,
+    )
+
+
+def _translate(
+    exc: BaseException, table: dict[str, ErrorKind | None], bugs: frozenset[str]
+) -> LLMError | None:
+    cls = type(exc)
+    if _is_bug(cls, bugs):
+        return None
+    found, kind = kind_by_class(cls, table)
+    if not found:
+        return None
+    if kind is None:
+        response = getattr(exc, "response", None)
+        if response is not None:
+            error = read_response(response)
+            if error is not None:
+                return error
+        kind = K.UNKNOWN
+    return build(kind, _message(exc))
+
+
+def translate_requests(exc: BaseException) -> LLMError | None:
+    """Translate an exception of ``requests``."""
+    return _translate(exc, REQUESTS_KINDS, REQUESTS_CALLER_BUGS)
+
+
+def translate_httpx(exc: BaseException) -> LLMError | None:
+    """Translate an exception of ``httpx`` or ``httpx2``."""
+    return _translate(exc, HTTPX_KINDS, HTTPX_CALLER_BUGS)
+
+
+def translate_httpcore(exc: BaseException) -> LLMError | None:
+    """Translate an exception of ``httpcore``."""
+    return _translate(exc, HTTPCORE_KINDS, frozenset())

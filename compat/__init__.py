@@ -1,0 +1,152 @@
+"""compat: one error model and one retry policy for OpenAI-style services.
+
+Every failure of the legacy ``openai`` SDK, the v1+ SDK, Azure OpenAI, API
+gateways and the HTTP libraries under them becomes an :class:`LLMError` whose
+``kind`` says what failed and whose ``retryable`` / ``retry_after`` say what to
+do about it::
+
+    LLMError (kind, retryable, retry_after, status, code, request_id, provider, message)
+    ├── AuthenticationError           authentication
+    ├── PermissionDeniedError         permission_denied
+    ├── InvalidRequestError           invalid_request
+    │   └── ContextLengthExceededError    context_length_exceeded
+    ├── OutputTruncatedError          output_truncated
+    ├── ContentFilteredError          content_filtered
+    ├── NotFoundError                 not_found
+    ├── ConflictError                 conflict
+    ├── RateLimitError                rate_limited
+    ├── QuotaExceededError            quota_exceeded   (not a RateLimitError)
+    ├── ServerError                   server_error
+    │   └── OverloadedError               overloaded
+    ├── APITimeoutError               timeout
+    ├── APIConnectionError            connection
+    ├── BadResponseError              bad_response
+    └── UnknownError                  unknown
+
+Entry points: :func:`translate` (an exception in, the common error out),
+:func:`from_response` (a raw HTTP answer in) and :class:`translating` (a context
+manager and decorator that raises the common error ``from`` the original).
+
+``import compat`` is cheap: it imports neither an SDK nor ``httpx`` nor
+``requests``, and the error classes (built with ``attrs``) are loaded the first
+time one of them is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from compat._kinds import ErrorKind
+
+# typing itself costs more to import than the rest of compat together; mypy
+# reads a module-level TYPE_CHECKING constant as true.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from compat._classify import CODE_KINDS, STATUS_KINDS
+    from compat._errors import (
+        APIConnectionError,
+        APITimeoutError,
+        AuthenticationError,
+        BadResponseError,
+        ConflictError,
+        ContentFilteredError,
+        ContextLengthExceededError,
+        InvalidRequestError,
+        LLMError,
+        NotFoundError,
+        OutputTruncatedError,
+        OverloadedError,
+        PermissionDeniedError,
+        QuotaExceededError,
+        RateLimitError,
+        RateLimitInfo,
+        ServerError,
+        UnknownError,
+    )
+    from compat._guard import translating
+    from compat._translate import (
+        from_response,
+        register_adapter,
+        translate,
+        unregister_adapter,
+    )
+
+__all__ = [
+    "CODE_KINDS",
+    "STATUS_KINDS",
+    "APIConnectionError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadResponseError",
+    "ConflictError",
+    "ContentFilteredError",
+    "ContextLengthExceededError",
+    "ErrorKind",
+    "InvalidRequestError",
+    "LLMError",
+    "NotFoundError",
+    "OutputTruncatedError",
+    "OverloadedError",
+    "PermissionDeniedError",
+    "QuotaExceededError",
+    "RateLimitError",
+    "RateLimitInfo",
+    "ServerError",
+    "UnknownError",
+    "from_response",
+    "register_adapter",
+    "translate",
+    "translating",
+    "unregister_adapter",
+]
+
+# Where each lazily loaded name lives.
+_LAZY = {
+    "CODE_KINDS": "compat._classify",
+    "STATUS_KINDS": "compat._classify",
+    "translating": "compat._guard",
+    "from_response": "compat._translate",
+    "register_adapter": "compat._translate",
+    "translate": "compat._translate",
+    "unregister_adapter": "compat._translate",
+}
+_LAZY.update(
+    dict.fromkeys(
+        (
+            "APIConnectionError",
+            "APITimeoutError",
+            "AuthenticationError",
+            "BadResponseError",
+            "ConflictError",
+            "ContentFilteredError",
+            "ContextLengthExceededError",
+            "InvalidRequestError",
+            "LLMError",
+            "NotFoundError",
+            "OutputTruncatedError",
+            "OverloadedError",
+            "PermissionDeniedError",
+            "QuotaExceededError",
+            "RateLimitError",
+            "RateLimitInfo",
+            "ServerError",
+            "UnknownError",
+        ),
+        "compat._errors",
+    )
+)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'compat' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

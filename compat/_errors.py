@@ -1,0 +1,336 @@
+"""The common error model: ``LLMError`` and one subclass per kind."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import attrs
+
+from compat._kinds import ErrorKind
+from compat._parse import lower_headers, parse_duration
+from compat._redact import redact_data, redact_headers, redact_text
+
+
+def _to_kind(value: ErrorKind | str) -> ErrorKind:
+    return value if isinstance(value, ErrorKind) else ErrorKind(value)
+
+
+def _opt_str(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+@attrs.frozen
+class RateLimitInfo:
+    """The ``x-ratelimit-*`` headers of an answer, read as numbers and seconds."""
+
+    limit_requests: int | None = None
+    remaining_requests: int | None = None
+    reset_requests: float | None = None
+    limit_tokens: int | None = None
+    remaining_tokens: int | None = None
+    reset_tokens: float | None = None
+
+    @classmethod
+    def from_headers(cls, headers: Mapping[str, str]) -> RateLimitInfo | None:
+        """Read the headers; ``None`` when the answer carried none of them."""
+        values: dict[str, Any] = {}
+        for which in ("requests", "tokens"):
+            for part in ("limit", "remaining"):
+                raw = headers.get(f"x-ratelimit-{part}-{which}")
+                if raw is not None:
+                    with contextlib.suppress(ValueError, OverflowError):
+                        values[f"{part}_{which}"] = int(float(raw))
+            raw = headers.get(f"x-ratelimit-reset-{which}")
+            if raw is not None:
+                values[f"reset_{which}"] = parse_duration(raw)
+        return cls(**values) if values else None
+
+
+@attrs.frozen(eq=False, repr=False, str=False, slots=False)
+class LLMError(Exception):
+    """Raised when a call to an OpenAI-style service failed, whatever the source.
+
+    ``kind`` says what failed, ``retryable`` whether trying the same request again
+    can succeed and ``retry_after`` how long the server asked to wait. ``message``
+    is redacted when the error is made; ``headers`` and ``body`` are redacted the
+    first time they are read. The original exception, if any, is ``__cause__``.
+    """
+
+    kind: ErrorKind = attrs.field(converter=_to_kind)
+    _message: str = attrs.field(converter=str, alias="message")
+    retryable: bool = None  # type: ignore[assignment]  # None: the kind's default
+    retry_after: float | None = None
+    status: int | None = None
+    code: str | None = attrs.field(default=None, converter=_opt_str)
+    request_id: str | None = None
+    provider: str = "unknown"
+    type: str | None = None
+    param: str | None = None
+    billed: bool | None = None
+    _raw_headers: Any = attrs.field(factory=dict, alias="headers")
+    _raw_body: Any = attrs.field(default=None, alias="body")
+    _shown: dict[str, Any] = attrs.field(factory=dict, init=False)
+
+    #: The kind every instance of this class has, for the per-kind subclasses.
+    default_kind: ClassVar[ErrorKind | None] = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.retryable is None:
+            object.__setattr__(self, "retryable", self.kind.retryable)
+
+    @classmethod
+    def _make(cls, *values: Any) -> LLMError:
+        """Make an error from values already of the right types, in :data:`_FIELDS` order.
+
+        The translation path's constructor: it skips the converters that the
+        public constructor runs, because every value it is given is already
+        converted, and it costs a third of what the generated ``__init__`` does.
+        """
+        self = cls.__new__(cls)
+        state = self.__dict__
+        state.update(zip(_FIELDS, values))
+        state["_shown"] = {}
+        return self
+
+    @property
+    def message(self) -> str:
+        """The human message, with secrets replaced."""
+        shown = self._shown.get("message")
+        if shown is None:
+            shown = self._shown["message"] = redact_text(self._message)
+        return shown
+
+    @property
+    def args(self) -> tuple[str]:  # type: ignore[override]
+        """``(message,)``, as for any exception, redacted."""
+        return (self.message,)
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        """The answer's headers, names lower-cased, credentials replaced."""
+        shown = self._shown.get("headers")
+        if shown is None:
+            raw = lower_headers(self._raw_headers)
+            shown = self._shown["headers"] = redact_headers(raw.items())
+        return shown
+
+    @property
+    def body(self) -> Any:
+        """The answer's body (parsed JSON, or text when it was not JSON), redacted."""
+        if "body" not in self._shown:
+            self._shown["body"] = redact_data(self._raw_body)
+        return self._shown["body"]
+
+    @property
+    def rate_limit(self) -> RateLimitInfo | None:
+        """The ``x-ratelimit-*`` header values, when the answer carried them."""
+        return RateLimitInfo.from_headers(self.headers)
+
+    def fields(self) -> dict[str, Any]:
+        """Every field as the constructor takes it, redacted: what pickling keeps."""
+        return {
+            "kind": self.kind,
+            "message": self.message,
+            "retryable": self.retryable,
+            "retry_after": self.retry_after,
+            "status": self.status,
+            "code": self.code,
+            "request_id": self.request_id,
+            "provider": self.provider,
+            "type": self.type,
+            "param": self.param,
+            "billed": self.billed,
+            "headers": self.headers,
+            "body": self.body,
+        }
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.fields()))
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def _key(self) -> tuple[Any, ...]:
+        return (
+            self.kind,
+            self.message,
+            self.retryable,
+            self.retry_after,
+            self.status,
+            self.code,
+            self.request_id,
+            self.provider,
+            self.type,
+            self.param,
+            self.billed,
+        )
+
+    def __str__(self) -> str:
+        details = [f"status {self.status}"] if self.status is not None else []
+        if self.code is not None:
+            details.append(f"code {self.code}")
+        if self.request_id is not None:
+            details.append(f"request {self.request_id}")
+        if self.retry_after is not None:
+            details.append(f"retry after {self.retry_after:g}s")
+        suffix = f" ({', '.join(details)})" if details else ""
+        return f"[{self.kind.value}] {self.message}{suffix}"
+
+    def __repr__(self) -> str:
+        parts = [f"kind={self.kind.value!r}"]
+        for name in ("status", "code", "request_id", "retry_after"):
+            value = getattr(self, name)
+            if value is not None:
+                parts.append(f"{name}={value!r}")
+        parts.append(f"provider={self.provider!r}")
+        parts.append(f"message={self.message!r}")
+        return f"{type(self).__qualname__}({', '.join(parts)})"
+
+
+_FIELDS = (
+    "kind",
+    "_message",
+    "retryable",
+    "retry_after",
+    "status",
+    "code",
+    "request_id",
+    "provider",
+    "type",
+    "param",
+    "billed",
+    "_raw_headers",
+    "_raw_body",
+)
+
+
+def _rebuild(cls: type[LLMError], fields: dict[str, Any]) -> LLMError:
+    return cls(**fields)
+
+
+class AuthenticationError(LLMError):
+    """Raised when credentials are missing, invalid, expired or revoked."""
+
+    default_kind = ErrorKind.AUTHENTICATION
+
+
+class PermissionDeniedError(LLMError):
+    """Raised when the caller is authenticated but not allowed to do this."""
+
+    default_kind = ErrorKind.PERMISSION_DENIED
+
+
+class InvalidRequestError(LLMError):
+    """Raised when the request is malformed or a parameter is bad or missing."""
+
+    default_kind = ErrorKind.INVALID_REQUEST
+
+
+class ContextLengthExceededError(InvalidRequestError):
+    """Raised when the prompt plus the requested output exceed the model's context window."""
+
+    default_kind = ErrorKind.CONTEXT_LENGTH_EXCEEDED
+
+
+class OutputTruncatedError(LLMError):
+    """Raised when the model stopped at its output limit where a complete answer was due."""
+
+    default_kind = ErrorKind.OUTPUT_TRUNCATED
+
+
+class ContentFilteredError(LLMError):
+    """Raised when a safety or content filter rejected the prompt or the completion."""
+
+    default_kind = ErrorKind.CONTENT_FILTERED
+
+
+class NotFoundError(LLMError):
+    """Raised when the model, deployment, resource or route does not exist."""
+
+    default_kind = ErrorKind.NOT_FOUND
+
+
+class ConflictError(LLMError):
+    """Raised when the request conflicts with the state of the resource (409)."""
+
+    default_kind = ErrorKind.CONFLICT
+
+
+class RateLimitError(LLMError):
+    """Raised when too many requests or tokens were sent per unit of time."""
+
+    default_kind = ErrorKind.RATE_LIMITED
+
+
+class QuotaExceededError(LLMError):
+    """Raised when a billing quota, credit, balance or call allowance is used up."""
+
+    default_kind = ErrorKind.QUOTA_EXCEEDED
+
+
+class ServerError(LLMError):
+    """Raised when the provider or the gateway failed while handling the request."""
+
+    default_kind = ErrorKind.SERVER_ERROR
+
+
+class OverloadedError(ServerError):
+    """Raised when the service is unavailable, overloaded or under maintenance."""
+
+    default_kind = ErrorKind.OVERLOADED
+
+
+class APITimeoutError(LLMError):
+    """Raised when the request timed out, on the client or on the way."""
+
+    default_kind = ErrorKind.TIMEOUT
+
+
+class APIConnectionError(LLMError):
+    """Raised when the service could not be reached or the connection broke."""
+
+    default_kind = ErrorKind.CONNECTION
+
+
+class BadResponseError(LLMError):
+    """Raised when an answer cannot be read: not JSON, off-schema, or an empty success."""
+
+    default_kind = ErrorKind.BAD_RESPONSE
+
+
+class UnknownError(LLMError):
+    """Raised when a failure cannot be told apart any further."""
+
+    default_kind = ErrorKind.UNKNOWN
+
+
+#: The class each kind is raised as.
+ERROR_CLASSES: dict[ErrorKind, type[LLMError]] = {
+    cls.default_kind: cls
+    for cls in (
+        AuthenticationError,
+        PermissionDeniedError,
+        InvalidRequestError,
+        ContextLengthExceededError,
+        OutputTruncatedError,
+        ContentFilteredError,
+        NotFoundError,
+        ConflictError,
+        RateLimitError,
+        QuotaExceededError,
+        ServerError,
+        OverloadedError,
+        APITimeoutError,
+        APIConnectionError,
+        BadResponseError,
+        UnknownError,
+    )
+    if cls.default_kind is not None
+}

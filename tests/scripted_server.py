@@ -1,0 +1,92 @@
+"""A loopback HTTP server that answers each request from a script.
+
+Tests push answers (status, headers, body) and point a real client at ``url``;
+the server records every request it received so tests can count them.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+Answer = tuple[int, dict[str, str], bytes]
+
+
+def encode(body: Any) -> bytes:
+    if body is None:
+        return b""
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    return json.dumps(body).encode("utf-8")
+
+
+class ScriptedServer:
+    """Serves pushed answers in order; when the script is empty, the default answer."""
+
+    def __init__(self) -> None:
+        self.script: deque[Answer] = deque()
+        self.default: Answer = (200, {"content-type": "application/json"}, b"{}")
+        self.requests: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        handler = self._handler()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def push(self, status: int, headers: dict[str, str] | None = None, body: Any = None) -> None:
+        """Queue one answer. A dict or list body is sent as JSON."""
+        headers = dict(headers or {})
+        if not any(k.lower() == "content-type" for k in headers) and body is not None:
+            is_json = isinstance(body, (dict, list))
+            headers["content-type"] = "application/json" if is_json else "text/html"
+        with self._lock:
+            self.script.append((status, headers, encode(body)))
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def _next(self) -> Answer:
+        with self._lock:
+            return self.script.popleft() if self.script else self.default
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                payload = self.rfile.read(length) if length else b""
+                with server._lock:
+                    server.requests.append(
+                        {
+                            "method": self.command,
+                            "path": self.path,
+                            "headers": dict(self.headers),
+                            "body": payload,
+                        }
+                    )
+                status, headers, body = server._next()
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = do_PUT = do_DELETE = _serve
+
+        return Handler
