@@ -4,7 +4,7 @@ The tree of openai 0.28.1::
 
     OpenAIError                 (http_status, json_body, headers, code, request_id)
     ├── APIError                -> the answer decides, else server_error
-    │   └── TryAgain            -> conflict
+    ├── TryAgain                -> conflict
     ├── Timeout                 -> timeout
     ├── APIConnectionError      -> connection
     ├── InvalidRequestError     -> invalid_request (the answer may say more)
@@ -82,13 +82,13 @@ def translate(exc: BaseException) -> LLMError | None:
             parsed=True,
             keep_headers=raw_headers,
         )
-    raw = getattr(exc, "http_body", None)
-    if raw:
+    if status is not None:
+        raw = getattr(exc, "http_body", None)
         return classify(
             status, headers, raw, fallback_provider=provider, hint=hint, keep_headers=raw_headers
         )
     return classify(
-        status,
+        None,
         headers,
         None,
         fallback_provider=provider,

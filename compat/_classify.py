@@ -92,6 +92,8 @@ CODE_KINDS: dict[str, ErrorKind] = {
     "model_overloaded": K.OVERLOADED,
     "overloaded_error": K.OVERLOADED,
     "serviceunavailable": K.OVERLOADED,
+    "server_error": K.SERVER_ERROR,
+    "internal_error": K.SERVER_ERROR,
     "timeout": K.TIMEOUT,
     "request_timeout": K.TIMEOUT,
 }
@@ -203,6 +205,7 @@ WEAK_MESSAGES: tuple[tuple[tuple[str, ...], ErrorKind], ...] = (
     (("connection", "network"), K.CONNECTION),
 )
 
+_SCANNED = 2000
 _AZURE_HEADERS = (
     "apim-request-id",
     "x-ms-region",
@@ -253,7 +256,7 @@ def find_error(document: Any, status: int | None) -> dict[str, Any] | None:
         inner = response.get("error")
         if isinstance(inner, dict):
             return inner
-    if status is not None and status >= 400 and error is None:
+    if status is not None and status >= 400 and not error:
         # Non-OpenAI shapes from proxies and frameworks: {"message": ...},
         # {"detail": ...}, Azure API Management's {"statusCode": 401, "message": ...}.
         for key in ("message", "detail", "title", "msg"):
@@ -367,9 +370,12 @@ def classify(
             text_message = f"HTTP {status} with {'an empty body' if empty else 'no error message'}"
         else:
             text_message = "The service answered with an error and no message"
-    lower = text_message.lower()
+    # What names a failure is said early; a message of 50 KB is not searched whole.
+    lower = text_message[:_SCANNED].lower()
 
-    kind = _code_kind(inner_code) or _code_kind(code) or _code_kind(type_)
+    kind = _code_kind(inner_code) or _code_kind(code)
+    if kind is None and type_ is not None and str(type_).lower() not in TYPE_KINDS:
+        kind = _code_kind(type_)
     retryable: bool | None = None
     if kind is None:
         for needles, candidate, override in STRONG_MESSAGES:
@@ -414,7 +420,7 @@ def classify(
         if isinstance(value, (str, int)) and value != "":
             rid = str(value)
     if rid is None and "request id" in lower:
-        found = _REQUEST_ID_IN_TEXT.search(text_message)
+        found = _REQUEST_ID_IN_TEXT.search(text_message, 0, _SCANNED)
         if found:
             rid = found.group(1)
 
@@ -432,7 +438,7 @@ def classify(
         retryable,
         retry_after,
         status,
-        code if code is not None else inner_code,
+        str(code) if code is not None else (None if inner_code is None else str(inner_code)),
         rid,
         provider,
         None if type_ is None else str(type_),

@@ -334,3 +334,8 @@ ERROR_CLASSES: dict[ErrorKind, type[LLMError]] = {
     )
     if cls.default_kind is not None
 }
+
+# Tracebacks and reprs read ``compat.RateLimitError``, not a private module path.
+for _cls in (LLMError, RateLimitInfo, *ERROR_CLASSES.values()):
+    _cls.__module__ = "compat"
+del _cls

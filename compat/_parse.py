@@ -98,9 +98,9 @@ _MESSAGE_WAIT = re.compile(
 
 def retry_after_from_message(message: str) -> float | None:
     """Seconds to wait as the message text of OpenAI or Azure states them."""
-    if "retry" not in message and "etry" not in message.lower():
+    if "try" not in message and "TRY" not in message and "Try" not in message:
         return None
-    match = _MESSAGE_WAIT.search(message)
+    match = _MESSAGE_WAIT.search(message, 0, 4000)
     if match is None:
         return None
     if match.group("go"):
