@@ -7,12 +7,14 @@ the server records every request it received so tests can count them.
 from __future__ import annotations
 
 import json
+import socket
 import threading
+import time
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-Answer = tuple[int, dict[str, str], bytes]
+Answer = tuple[int, dict[str, str], bytes, float, bool]
 
 
 def encode(body: Any) -> bytes:
@@ -25,30 +27,47 @@ def encode(body: Any) -> bytes:
     return json.dumps(body).encode("utf-8")
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that gave up (timeout tests) is expected: no traceback on stderr."""
+
+
 class ScriptedServer:
     """Serves pushed answers in order; when the script is empty, the default answer."""
 
     def __init__(self) -> None:
         self.script: deque[Answer] = deque()
-        self.default: Answer = (200, {"content-type": "application/json"}, b"{}")
+        self.default: Answer = (200, {"content-type": "application/json"}, b"{}", 0.0, False)
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         handler = self._handler()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd = _QuietServer(("127.0.0.1", 0), handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.01,), daemon=True)
         self.thread.start()
 
-    def push(self, status: int, headers: dict[str, str] | None = None, body: Any = None) -> None:
-        """Queue one answer. A dict or list body is sent as JSON."""
+    def push(
+        self,
+        status: int,
+        headers: dict[str, str] | None = None,
+        body: Any = None,
+        *,
+        delay: float = 0.0,
+        reset: bool = False,
+    ) -> None:
+        """Queue one answer. A dict or list body is sent as JSON.
+
+        *delay* holds the answer back that many seconds; *reset* closes the
+        connection without answering.
+        """
         headers = dict(headers or {})
         if not any(k.lower() == "content-type" for k in headers) and body is not None:
             is_json = isinstance(body, (dict, list))
             headers["content-type"] = "application/json" if is_json else "text/html"
         with self._lock:
-            self.script.append((status, headers, encode(body)))
+            self.script.append((status, headers, encode(body), delay, reset))
 
     def close(self) -> None:
         self.httpd.shutdown()
@@ -79,7 +98,16 @@ class ScriptedServer:
                             "body": payload,
                         }
                     )
-                status, headers, body = server._next()
+                status, headers, body, delay, reset = server._next()
+                if delay:
+                    time.sleep(delay)
+                if reset:
+                    self.connection.setsockopt(
+                        socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
+                    )
+                    self.close_connection = True
+                    self.connection.close()
+                    return
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)
