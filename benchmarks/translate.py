@@ -1,0 +1,147 @@
+"""How long translation takes: compat.translate on real SDK exceptions, from_response on raw answers.
+
+Run: python benchmarks/translate.py  (with the openai SDK of your choice installed)
+
+Prints µs per error as median and range over repeated runs, beside the floor
+(raising and catching an exception) measured in the same run.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import compat
+from tests.bodies import CASES
+from tests.scripted_server import ScriptedServer
+
+REPEATS = 7
+
+
+def per_call(fn: Callable[[], Any], number: int) -> list[float]:
+    """µs per call of *fn*, one figure per repeat."""
+    figures = []
+    for _ in range(REPEATS):
+        start = time.perf_counter()
+        for _ in range(number):
+            fn()
+        figures.append((time.perf_counter() - start) / number * 1e6)
+    return figures
+
+
+def show(label: str, figures: list[float], floor: float | None = None) -> None:
+    median = statistics.median(figures)
+    ratio = f"  {median / floor:6.1f}x floor" if floor else ""
+    print(f"  {label:<44} {median:8.2f} µs  (range {min(figures):.2f}-{max(figures):.2f}){ratio}")
+
+
+def sdk_exceptions() -> list[tuple[str, BaseException]]:
+    """Real exceptions of the installed SDK, raised by its client against a loopback server."""
+    import openai
+
+    server = ScriptedServer()
+    found = []
+    try:
+        for name, status, headers, body, _ in CASES:
+            server.push(status, headers, body)
+            try:
+                if hasattr(openai, "OpenAI"):
+                    client = openai.OpenAI(
+                        base_url=server.url + "/v1", api_key="sk-x", max_retries=0
+                    )
+                    client.chat.completions.create(
+                        model="m", messages=[{"role": "user", "content": "x"}]
+                    )
+                else:
+                    openai.api_base, openai.api_key = server.url + "/v1", "sk-x"
+                    openai.ChatCompletion.create(
+                        model="m", messages=[{"role": "user", "content": "x"}], timeout=0
+                    )
+            except Exception as exc:
+                found.append((name, exc))
+    finally:
+        server.close()
+    return found
+
+
+def floor() -> list[float]:
+    def raise_and_catch() -> None:
+        try:
+            raise ValueError("x")
+        except ValueError:
+            pass
+
+    return per_call(raise_and_catch, 20000)
+
+
+def import_cost() -> None:
+    code = (
+        "import time; t = time.perf_counter(); import {}; print((time.perf_counter() - t) * 1000)"
+    )
+    for target in ("compat", "compat; compat.LLMError", "adapters.openai_v1"):
+        runs = [
+            float(
+                subprocess.run(
+                    [sys.executable, "-c", code.format(target)],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout
+            )
+            for _ in range(REPEATS)
+        ]
+        label = f"import {target}"
+        print(
+            f"  {label:<44} {statistics.median(runs):8.2f} ms  (range {min(runs):.2f}-{max(runs):.2f})"
+        )
+
+
+def main() -> None:
+    base = floor()
+    reference = statistics.median(base)
+    import openai
+
+    print(f"python {sys.version.split()[0]}, openai {openai.version.VERSION}")
+    print("\nfloor")
+    show("raise + catch an exception", base)
+    print("\ncompat.translate(real SDK exception)")
+    all_figures = []
+    for name, exc in sdk_exceptions():
+        figures = per_call(lambda exc=exc: compat.translate(exc), 2000)
+        all_figures.append(statistics.median(figures))
+        show(name[:44], figures, reference)
+    print(f"  {'median over all cases':<44} {statistics.median(all_figures):8.2f} µs")
+    print("\ncompat.from_response(raw bytes)")
+    raw_figures = []
+    for name, status, headers, body, _ in CASES:
+        raw = (
+            body.encode()
+            if isinstance(body, str)
+            else body
+            if isinstance(body, bytes)
+            else json.dumps(body).encode()
+        )
+        figures = per_call(lambda s=status, h=headers, b=raw: compat.from_response(s, h, b), 2000)
+        raw_figures.append(statistics.median(figures))
+        show(f"{name[:34]} ({len(raw)} B)", figures, reference)
+    big = json.dumps({"error": {"message": "x" * 50_000, "type": "server_error"}}).encode()
+    show(
+        f"50 KB body ({len(big)} B)",
+        per_call(lambda: compat.from_response(500, {}, big), 200),
+        reference,
+    )
+    print(f"  {'median over all cases':<44} {statistics.median(raw_figures):8.2f} µs")
+    print("\nimport cost (fresh interpreter)")
+    import_cost()
+
+
+if __name__ == "__main__":
+    main()
