@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from compat._errors import ERROR_CLASSES, LLMError
-from compat._kinds import ErrorKind
+from compat._kinds import RETRYABLE_KINDS, ErrorKind
 from compat._parse import (
     MAX_KEPT_TEXT,
     decode_body,
@@ -206,13 +206,18 @@ WEAK_MESSAGES: tuple[tuple[tuple[str, ...], ErrorKind], ...] = (
 )
 
 _SCANNED = 2000
+# The message tables flattened to (needle, kind[, override]) for one plain loop.
+_STRONG_FLAT = tuple(
+    (needle, kind, override) for needles, kind, override in STRONG_MESSAGES for needle in needles
+)
+_WEAK_FLAT = tuple((needle, kind) for needles, kind in WEAK_MESSAGES for needle in needles)
 _AZURE_HEADERS = (
     "apim-request-id",
     "x-ms-region",
     "x-ms-client-request-id",
     "azureml-model-session",
 )
-_REQUEST_ID_IN_TEXT = re.compile(r"request id\s+([A-Za-z0-9_\-]{6,})", re.IGNORECASE)
+_REQUEST_ID_AT = re.compile(r"[A-Za-z0-9_\-]{6,}")
 _HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 _HTML_H1 = re.compile(r"<h1[^>]*>(.*?)</h1>", re.IGNORECASE | re.DOTALL)
 _TAGS = re.compile(r"<[^>]+>")
@@ -220,7 +225,11 @@ _SPACES = re.compile(r"\s+")
 
 
 def _code_kind(value: Any) -> ErrorKind | None:
-    if value is None or isinstance(value, (dict, list)):
+    if value is None:
+        return None
+    if type(value) is str:
+        return CODE_KINDS.get(value.lower())
+    if isinstance(value, (dict, list)):
         return None
     return CODE_KINDS.get(str(value).lower())
 
@@ -378,8 +387,8 @@ def classify(
         kind = _code_kind(type_)
     retryable: bool | None = None
     if kind is None:
-        for needles, candidate, override in STRONG_MESSAGES:
-            if any(needle in lower for needle in needles):
+        for needle, candidate, override in _STRONG_FLAT:
+            if needle in lower:
                 kind, retryable = candidate, override
                 break
     elif kind is K.RATE_LIMITED and "request too large for" in lower:
@@ -393,39 +402,43 @@ def classify(
     if kind is None:
         kind = hint
     if kind is None:
-        for needles, candidate in WEAK_MESSAGES:
-            if any(needle in lower for needle in needles):
+        for needle, candidate in _WEAK_FLAT:
+            if needle in lower:
                 kind = candidate
                 break
     if kind is None:
         kind = K.BAD_RESPONSE if error is None and (status is None or status < 400) else K.UNKNOWN
 
-    should_retry = headers.get("x-should-retry")
-    if should_retry == "true":
-        retryable = True
-    elif should_retry == "false":
-        retryable = False
+    retry_after: float | None = None
+    rid: str | None = None
+    if headers:
+        should_retry = headers.get("x-should-retry")
+        if should_retry == "true":
+            retryable = True
+        elif should_retry == "false":
+            retryable = False
+        retry_after = headers_retry_after(headers)
+        rid = request_id(headers)
     if retryable is None:
-        retryable = kind.retryable
-
-    retry_after = headers_retry_after(headers)
-    if retry_after is None:
-        retry_after = retry_after_from_message(text_message)
-    if retry_after is None and kind is K.RATE_LIMITED:
+        retryable = kind in RETRYABLE_KINDS
+    if retry_after is None and "try" in lower:
+        retry_after = retry_after_from_message(text_message, lower)
+    if retry_after is None and kind is K.RATE_LIMITED and headers:
         retry_after = ratelimit_reset(headers)
 
-    rid = request_id(headers)
-    if rid is None and isinstance(document, dict):
+    if rid is None and type(document) is dict:
         value = document.get("request_id")
         if isinstance(value, (str, int)) and value != "":
             rid = str(value)
-    if rid is None and "request id" in lower:
-        found = _REQUEST_ID_IN_TEXT.search(text_message, 0, _SCANNED)
-        if found:
-            rid = found.group(1)
+    if rid is None:
+        at = lower.find("request id ")
+        if at >= 0:
+            found = _REQUEST_ID_AT.match(text_message, at + 11)
+            if found:
+                rid = found.group(0)
 
     if provider is None:
-        if is_azure(headers, error):
+        if (headers and is_azure(headers, error)) or (error is not None and "innererror" in error):
             provider = "azure"
         else:
             provider = fallback_provider or ("openai" if error is not None else "unknown")

@@ -42,7 +42,6 @@ _WORD_UNITS = {
     "millisecond": 0.001,
     "milliseconds": 0.001,
 }
-_GO_DURATION = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|us|µs|ns|h|m|s))+")
 _GO_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|us|µs|ns|h|m|s)")
 
 
@@ -55,15 +54,20 @@ def parse_duration(text: str) -> float | None:
     text = text.strip()
     if not text:
         return None
-    try:
-        value = float(text)
-    except ValueError:
-        pass
-    else:
-        return value if value >= 0 and value == value and value != float("inf") else None
-    if _GO_DURATION.fullmatch(text) is None:
-        return None
-    return sum(float(n) * _UNITS[unit] for n, unit in _GO_PART.findall(text))
+    if text[-1].isdigit():
+        try:
+            value = float(text)
+        except ValueError:
+            return None
+        return value if 0 <= value < float("inf") else None
+    total = 0.0
+    position = 0
+    for part in _GO_PART.finditer(text):
+        if part.start() != position:
+            return None
+        total += float(part.group(1)) * _UNITS[part.group(2)]
+        position = part.end()
+    return total if position == len(text) and position else None
 
 
 def parse_retry_after(value: str, now: float | None = None) -> float | None:
@@ -89,27 +93,34 @@ def parse_retry_after(value: str, now: float | None = None) -> float | None:
 
 # "Please retry after 20 seconds", "Please try again in 1.2s", "in 6ms",
 # "Try again in 3 seconds", "try again in 1m26.4s", "Retry after 500 milliseconds".
-_MESSAGE_WAIT = re.compile(
-    r"(?:retry|try again)\s+(?:after|in)\s+"
-    r"(?:(?P<go>(?:\d+(?:\.\d+)?(?:ms|h|m|s))+)\b|(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>[a-z]+))",
-    re.IGNORECASE,
+# The phrase is found with str.find on the lower-cased text; the pattern only
+# reads the duration right after it.
+_WAIT_PHRASES = ("try again in", "retry after", "retry in", "try again after")
+_WAIT_AT = re.compile(
+    r"\s+(?:(?P<go>(?:\d+(?:\.\d+)?(?:ms|h|m|s))+)\b|(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>[a-zµ]+))"
 )
 
 
-def retry_after_from_message(message: str) -> float | None:
-    """Seconds to wait as the message text of OpenAI or Azure states them."""
-    if "try" not in message and "TRY" not in message and "Try" not in message:
-        return None
-    match = _MESSAGE_WAIT.search(message, 0, 4000)
-    if match is None:
-        return None
-    if match.group("go"):
-        return parse_duration(match.group("go"))
-    unit = match.group("unit").lower()
-    factor = _WORD_UNITS.get(unit) or _UNITS.get(unit)
-    if factor is None:
-        return None
-    return float(match.group("n")) * factor
+def retry_after_from_message(message: str, lower: str | None = None) -> float | None:
+    """Seconds to wait as the message text of OpenAI or Azure states them.
+
+    *lower* is the message already lower-cased, when the caller has it.
+    """
+    if lower is None:
+        lower = message[:4000].lower()
+    for phrase in _WAIT_PHRASES:
+        at = lower.find(phrase)
+        if at < 0:
+            continue
+        match = _WAIT_AT.match(lower, at + len(phrase))
+        if match is None:
+            continue
+        if match.group("go"):
+            return parse_duration(match.group("go"))
+        factor = _WORD_UNITS.get(match.group("unit")) or _UNITS.get(match.group("unit"))
+        if factor is not None:
+            return float(match.group("n")) * factor
+    return None
 
 
 def header(headers: Mapping[str, str], name: str) -> str | None:

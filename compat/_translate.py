@@ -115,7 +115,8 @@ def translate(exc: BaseException) -> LLMError | None:
             return None
         error = adapter(exc)
         if error is not None and error is not exc and error.__cause__ is None:
-            error.__cause__ = exc
+            # BaseException's own setter: the frozen class's __setattr__ is slower.
+            BaseException.__setattr__(error, "__cause__", exc)
         return error
     except Exception as bug:
         log.error("compat could not translate %s", type(exc).__qualname__, exc_info=bug)
