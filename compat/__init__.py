@@ -24,8 +24,10 @@ do about it::
     └── UnknownError                  unknown
 
 Entry points: :func:`translate` (an exception in, the common error out),
-:func:`from_response` (a raw HTTP answer in) and :class:`translating` (a context
-manager and decorator that raises the common error ``from`` the original).
+:func:`from_response` (a raw HTTP answer in), :class:`translating` (a context
+manager and decorator that raises the common error ``from`` the original),
+:class:`RetryPolicy` (one retry policy: decorator, ``call``, attempts loop) and
+:func:`wrap` (a client behind the policy, its interface kept).
 
 ``import compat`` is cheap: it imports neither an SDK nor ``httpx`` nor
 ``requests``, and the error classes (built with ``attrs``) are loaded the first
@@ -66,23 +68,28 @@ if TYPE_CHECKING:
         UnknownError,
     )
     from compat._guard import translating
+    from compat._pacing import RetryBudget
+    from compat._retry import Attempt, Decision, RetryPolicy, retry_testing
     from compat._translate import (
         from_response,
         register_adapter,
         translate,
         unregister_adapter,
     )
+    from compat._wrap import wrap
 
 __all__ = [
     "CODE_KINDS",
     "STATUS_KINDS",
     "APIConnectionError",
     "APITimeoutError",
+    "Attempt",
     "AuthenticationError",
     "BadResponseError",
     "ConflictError",
     "ContentFilteredError",
     "ContextLengthExceededError",
+    "Decision",
     "ErrorKind",
     "InvalidRequestError",
     "LLMError",
@@ -93,13 +100,17 @@ __all__ = [
     "QuotaExceededError",
     "RateLimitError",
     "RateLimitInfo",
+    "RetryBudget",
+    "RetryPolicy",
     "ServerError",
     "UnknownError",
     "from_response",
     "register_adapter",
+    "retry_testing",
     "translate",
     "translating",
     "unregister_adapter",
+    "wrap",
 ]
 
 # Where each lazily loaded name lives.
@@ -111,6 +122,12 @@ _LAZY = {
     "register_adapter": "compat._translate",
     "translate": "compat._translate",
     "unregister_adapter": "compat._translate",
+    "Attempt": "compat._retry",
+    "Decision": "compat._retry",
+    "RetryPolicy": "compat._retry",
+    "retry_testing": "compat._retry",
+    "RetryBudget": "compat._pacing",
+    "wrap": "compat._wrap",
 }
 _LAZY.update(
     dict.fromkeys(

@@ -39,6 +39,9 @@ class ScriptedServer:
         self.script: deque[Answer] = deque()
         self.default: Answer = (200, {"content-type": "application/json"}, b"{}", 0.0, False)
         self.requests: list[dict[str, Any]] = []
+        self.answered: list[int] = []
+        #: Optional rule ``(server) -> Answer | None`` consulted before the script.
+        self.rule: Any = None
         self._lock = threading.Lock()
         handler = self._handler()
         self.httpd = _QuietServer(("127.0.0.1", 0), handler)
@@ -75,7 +78,19 @@ class ScriptedServer:
 
     def _next(self) -> Answer:
         with self._lock:
+            if self.rule is not None:
+                answer = self.rule(self)
+                if answer is not None:
+                    return answer  # type: ignore[no-any-return]
             return self.script.popleft() if self.script else self.default
+
+    @staticmethod
+    def answer(status: int, headers: dict[str, str] | None = None, body: Any = None) -> Answer:
+        """An answer as a rule returns it."""
+        headers = dict(headers or {})
+        if body is not None:
+            headers.setdefault("content-type", "application/json")
+        return (status, headers, encode(body), 0.0, False)
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
@@ -94,11 +109,13 @@ class ScriptedServer:
                         {
                             "method": self.command,
                             "path": self.path,
+                            "at": time.monotonic(),
                             "headers": dict(self.headers),
                             "body": payload,
                         }
                     )
                 status, headers, body, delay, reset = server._next()
+                server.answered.append(status)
                 if delay:
                     time.sleep(delay)
                 if reset:
