@@ -62,6 +62,8 @@ class _Client:
     """What a wrapped client knows: its policy and how to name a call's target."""
 
     policy: RetryPolicy
+    #: Whether every API method of the client returns an awaitable.
+    is_async = False
 
     def target(self, kwargs: dict[str, Any]) -> Hashable:
         raise NotImplementedError
@@ -73,6 +75,7 @@ class _Client:
 class _V1(_Client):
     def __init__(self, client: Any, policy: RetryPolicy) -> None:
         self.policy = policy
+        self.is_async = type(client).__name__.startswith("Async")
         provider = "azure" if "Azure" in type(client).__name__ else "openai"
         self._base = (provider, str(client.base_url), _fingerprint(getattr(client, "api_key", "")))
 
@@ -102,12 +105,13 @@ class _Legacy(_Client):
 class _Proxy:
     """Stands in for a client or one of its resources; API calls go through the policy."""
 
-    __slots__ = ("_compat_client", "_compat_obj", "_compat_raw")
+    __slots__ = ("_compat_client", "_compat_obj", "_compat_raw", "_compat_top")
 
-    def __init__(self, obj: Any, raw: Any, client: _Client) -> None:
+    def __init__(self, obj: Any, raw: Any, client: _Client, top: bool = True) -> None:
         self._compat_obj = obj
         self._compat_raw = raw
         self._compat_client = client
+        self._compat_top = top
 
     def __getattr__(self, name: str) -> Any:
         value = getattr(self._compat_obj, name)
@@ -115,14 +119,17 @@ class _Proxy:
             return value
         raw = getattr(self._compat_raw, name, None) if self._compat_raw is not None else None
         if inspect.ismethod(value) or inspect.isfunction(value):
-            if inspect.iscoroutinefunction(value):
-                return _AsyncMethod(self._compat_obj, name, value, raw, self._compat_client)
-            return _Method(self._compat_obj, name, value, raw, self._compat_client)
+            if self._compat_top:
+                # The client's own methods (copy, with_options, close) are not API calls.
+                return value
+            client = self._compat_client
+            if client.is_async or inspect.iscoroutinefunction(value):
+                return _AsyncMethod(self._compat_obj, name, value, raw, client)
+            return _Method(self._compat_obj, name, value, raw, client)
         module = type(value).__module__ or ""
-        if module.startswith(("openai.resources", "openai.api_resources")) or inspect.isclass(
-            value
-        ):
-            return _Proxy(value, raw, self._compat_client)
+        resource = module.startswith(("openai.resources", "openai.api_resources"))
+        if resource or inspect.isclass(value):
+            return _Proxy(value, raw, self._compat_client, top=False)
         return value
 
     def __dir__(self) -> list[str]:
