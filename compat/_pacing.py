@@ -12,13 +12,15 @@ The pacer learns a target's rate from what the server says:
   ``-reset-requests`` T (the time until the limit is whole again) reveal a
   refill rate of (L - r) / T requests per second and a burst of L;
 * a 429 that asks to wait W seconds, with no such headers, suggests that one
-  request frees up every W seconds; further 429s cut that rate by 30 % and each
-  success raises it by 5 % (additive-increase is too slow to find a rate that
-  an integer ``retry-after`` understated twentyfold).
+  request frees up every W seconds.
 
-Until the first answer from a target arrives, only ``probe_concurrency`` calls
-go out at once, so that a burst of concurrent calls does not all hit a rate
-limit nobody has seen yet; ``probe_window`` seconds later they go regardless.
+Until a target's limits are known (from headers or a 429), calls to it start
+slowly: ``probe_concurrency`` at once, one more for each success that says
+nothing about limits, so that a burst of concurrent calls does not all hit a
+limit nobody has seen yet; ``probe_window`` seconds after the first call they go
+regardless. Without headers, the rate found from 429s is then probed upwards
+(25 % per success until the first cut, 1 % after) and cut by 30 % at most once
+per cooldown.
 """
 
 from __future__ import annotations
@@ -28,9 +30,17 @@ from collections.abc import Hashable, Mapping
 
 #: How often a call waiting for the first answer from its target looks again.
 PROBE_POLL = 0.01
+#: The longest wait promised on an estimated rate; past it, callers ask again.
+SLICE = 0.05
+#: A rate learned from headers is used at this fraction, to leave room for the
+#: requests already on their way when the headers were written.
+HEADROOM = 0.95
 # Rate changes of a pacer that has no rate-limit headers to go by.
 _DECREASE = 0.7
-_INCREASE = 1.05
+_INCREASE_FAST = 1.25
+_INCREASE = 1.01
+_MIN_RATE = 0.01
+_MAX_RATE = 10_000.0
 
 
 class RetryBudget:
@@ -88,37 +98,42 @@ class Pacer:
         self._tokens = 0.0
         self._stamp = 0.0
         self.learned_from_headers = False
-        self.answered = False
+        self._cuts = 0
+        self._cut_settles = 0.0
+        self._discovering = True
         self._first_seen: float | None = None
-        self._probes = 0
-        self._probe_concurrency = probe_concurrency
+        self._inflight = 0
+        self._window = probe_concurrency
         self._probe_window = probe_window
 
-    def reserve(self, now: float) -> float | None:
-        """Seconds to wait before sending a request to this target.
+    def reserve(self, now: float) -> tuple[float, bool]:
+        """How long to wait before sending a request to this target: ``(seconds, go)``.
 
-        ``None`` means: no answer from this target yet and enough calls are
-        already probing it; ask again after :data:`PROBE_POLL`.
+        With *go* true the caller sends after waiting; its slot is reserved. With
+        *go* false it waits and asks again: the target's limits are still being
+        discovered, or the rate is only an estimate, which may rise meanwhile, so
+        no slot further away than :data:`SLICE` is promised.
         """
         with self._lock:
-            if not self.answered:
+            if self._discovering:
                 if self._first_seen is None:
                     self._first_seen = now
-                if (
-                    self._probes >= self._probe_concurrency
-                    and now - self._first_seen < self._probe_window
-                ):
-                    return None
-                self._probes += 1
+                if now - self._first_seen >= self._probe_window:
+                    self._discovering = False
+                elif self._inflight >= self._window:
+                    return PROBE_POLL, False
+                else:
+                    self._inflight += 1
             start = max(now, self.cooldown_until)
             if self.rate is None:
-                return start - now
-            self._tokens = min(self.capacity, self._tokens + (start - self._stamp) * self.rate)
+                return start - now, True
+            tokens = min(self.capacity, self._tokens + (start - self._stamp) * self.rate)
+            delay = start - now + (max(0.0, 1.0 - tokens) / self.rate)
+            if not self.learned_from_headers and delay > SLICE:
+                return SLICE, False
+            self._tokens = tokens - 1.0
             self._stamp = start
-            self._tokens -= 1.0
-            if self._tokens >= 0.0:
-                return start - now
-            return start - now + (-self._tokens) / self.rate
+            return (start - now if self._tokens >= 0.0 else delay), True
 
     def observe(
         self,
@@ -131,7 +146,8 @@ class Pacer:
         from compat._parse import parse_duration
 
         with self._lock:
-            self.answered = True
+            if self._discovering and self._inflight > 0:
+                self._inflight -= 1
             if headers:
                 limit = _number(headers.get("x-ratelimit-limit-requests"))
                 remaining = _number(headers.get("x-ratelimit-remaining-requests"))
@@ -139,28 +155,39 @@ class Pacer:
                 reset = parse_duration(reset_text) if reset_text else None
                 if limit is not None and remaining is not None and limit > 0:
                     if reset is not None and reset > 0 and limit > remaining:
-                        self._set_rate(now, (limit - remaining) / reset, limit)
+                        rate = (limit - remaining) / reset * HEADROOM
+                        self._set_rate(now, rate, limit)
                         self.learned_from_headers = True
+                        self._discovering = False
                     if self.rate is not None:
                         # The server's count wins when it has fewer left than we think.
                         self._refill(now)
                         self._tokens = min(self._tokens, remaining)
             if limited:
+                self._discovering = False
                 if retry_after is not None:
                     self.cooldown_until = max(self.cooldown_until, now + retry_after)
                 if not self.learned_from_headers:
                     # No headers: guess one request per requested wait, then back off
-                    # multiplicatively on each further 429 and creep up on successes.
+                    # multiplicatively, once per cooldown: the 429s of requests sent
+                    # before the last cut say nothing new.
                     if self.rate is None:
                         if retry_after is not None and retry_after > 0:
                             self._set_rate(now, 1.0 / retry_after, 1.0)
-                    else:
-                        self._set_rate(now, self.rate * _DECREASE, 1.0)
+                    elif now >= self._cut_settles:
+                        self._set_rate(now, max(self.rate * _DECREASE, _MIN_RATE), 1.0)
+                        self._cuts += 1
+                    self._cut_settles = max(self._cut_settles, self.cooldown_until)
                 if self.rate is not None:
                     self._refill(now)
                     self._tokens = min(self._tokens, 0.0)
             elif self.rate is not None and not self.learned_from_headers:
-                self._set_rate(now, self.rate * _INCREASE, 1.0)
+                # Probe upwards: fast until the first cut, then gently.
+                factor = _INCREASE_FAST if self._cuts == 0 else _INCREASE
+                self._set_rate(now, min(self.rate * factor, _MAX_RATE), 1.0)
+            elif self._discovering:
+                # A success that says nothing of limits: let one more call out (slow start).
+                self._window += 1
 
     def _refill(self, now: float) -> None:
         assert self.rate is not None

@@ -23,7 +23,7 @@ import attrs
 
 from compat._errors import LLMError
 from compat._kinds import ErrorKind
-from compat._pacing import PROBE_POLL, RetryBudget, SharedState
+from compat._pacing import RetryBudget, SharedState
 from compat._parse import signal_headers
 from compat._translate import translate
 
@@ -369,30 +369,28 @@ class _Run:
     def now(self) -> float:
         return time.monotonic() + self.clock_offset
 
-    def _pace(self) -> float | None:
+    def _pace(self) -> tuple[float, bool]:
         if self.pacer is None or _is_testing():
-            return 0.0
+            return 0.0, True
         return self.pacer.reserve(time.monotonic())
 
     def before_attempt(self) -> None:
+        """Wait until the target's cooldown and pacer let this attempt go."""
         while True:
-            delay = self._pace()
-            if delay is None:
-                self.sleep(PROBE_POLL)
-                continue
+            delay, go = self._pace()
             if delay > 0:
-                self.sleep(delay)
-            return
+                time.sleep(delay)
+            if go:
+                return
 
     async def abefore_attempt(self) -> None:
+        """Wait, cancellably, until the target's cooldown and pacer let this attempt go."""
         while True:
-            delay = self._pace()
-            if delay is None:
-                await self.asleep(PROBE_POLL)
-                continue
+            delay, go = self._pace()
             if delay > 0:
-                await self.asleep(delay)
-            return
+                await asyncio.sleep(delay)
+            if go:
+                return
 
     def observe(self, error: LLMError | None, headers: Mapping[str, str] | None = None) -> None:
         """Tell the target's pacer what the last answer said."""

@@ -7,13 +7,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 
 import compat
 from compat._errors import ERROR_CLASSES
-from compat._pacing import Pacer, RetryBudget
+from compat._pacing import PROBE_POLL, SLICE, Pacer, RetryBudget
 
 K = compat.ErrorKind
 
@@ -270,8 +269,8 @@ def test_shared_state_under_threads_and_asyncio() -> None:
 
     def reserve() -> None:
         for _ in range(50):
-            delay = pacer.reserve(0.0)
-            assert delay is not None
+            delay, go = pacer.reserve(0.0)
+            assert go
             with lock:
                 delays.append(delay)
 
@@ -280,13 +279,14 @@ def test_shared_state_under_threads_and_asyncio() -> None:
         thread.start()
     for thread in threads:
         thread.join()
-    # 400 reservations at 10 per second, none lost: the last waits 40 s, all distinct.
+    # 400 reservations at 10 per second (used at 95 %), none lost: all distinct, the last
+    # one 400 / 9.5 s away.
     assert 400 == len(set(round(d, 6) for d in delays))
-    assert 40.0 == pytest.approx(max(delays))
+    assert 400 / 9.5 == pytest.approx(max(delays))
 
 
 def test_pacer_learns_rate_from_headers() -> None:
-    """limit 20, remaining 15, reset 250ms: 20 requests per second, 15 left now."""
+    """limit 20, remaining 15, reset 250ms: 20 requests per second, used at 95 %; 15 left now."""
     pacer = Pacer(probe_concurrency=1, probe_window=1.0)
     headers = {
         "x-ratelimit-limit-requests": "20",
@@ -294,30 +294,45 @@ def test_pacer_learns_rate_from_headers() -> None:
         "x-ratelimit-reset-requests": "250ms",
     }
     pacer.observe(100.0, headers, None, limited=False)
-    assert 20.0 == pytest.approx(pacer.rate)
-    waits = [pacer.reserve(100.0) for _ in range(17)]
+    assert 19.0 == pytest.approx(pacer.rate)
+    waits = [pacer.reserve(100.0)[0] for _ in range(17)]
     assert [0.0] * 15 == waits[:15]
-    assert [0.05, 0.1] == pytest.approx(waits[15:])
+    assert [1 / 19, 2 / 19] == pytest.approx(waits[15:])
 
 
 def test_pacer_cooldown_after_a_429() -> None:
-    """A 429 asking for 2 s holds every later call of the target until then."""
+    """A 429 asking for 2 s holds every later call of the target until then, and after it
+    the calls are paced on the estimated rate (one per 2 s), not released together."""
     pacer = Pacer(probe_concurrency=1, probe_window=1.0)
     pacer.observe(10.0, None, 2.0, limited=True)
-    first: Any = pacer.reserve(10.5)
-    assert 1.5 == pytest.approx(first)
-    assert pacer.reserve(10.5) > first  # paced after the cooldown, not released together
+    assert (SLICE, False) == pacer.reserve(10.5)  # during the cooldown: ask again later
+    assert (0.0, True) == pacer.reserve(12.0)  # the cooldown is over: go
+    assert (SLICE, False) == pacer.reserve(12.0)  # the next one is 2 s away on the estimate
 
 
-def test_probe_holds_a_burst_until_the_first_answer() -> None:
-    """Before any answer, only probe_concurrency calls go out; the others wait for news."""
+def test_estimated_rate_rises_with_successes() -> None:
+    """Without headers, successes raise the estimated rate, and waiting callers see it."""
+    pacer = Pacer(probe_concurrency=1, probe_window=1.0)
+    pacer.observe(0.0, None, 1.0, limited=True)
+    assert 1.0 == pacer.rate
+    for _ in range(5):
+        pacer.observe(1.0, None, None, limited=False)
+    assert 1.25**5 == pytest.approx(pacer.rate)
+
+
+def test_probe_holds_a_burst_until_limits_are_known() -> None:
+    """Before limits are known, probe_concurrency calls go out, one more per success that
+    tells nothing; a 429 or the end of the window ends the discovery."""
     pacer = Pacer(probe_concurrency=2, probe_window=5.0)
-    assert 0.0 == pacer.reserve(0.0)
-    assert 0.0 == pacer.reserve(0.0)
-    assert pacer.reserve(0.0) is None
-    assert pacer.reserve(6.0) == 0.0  # the window is over
-    pacer2 = Pacer(probe_concurrency=1, probe_window=5.0)
-    pacer2.reserve(0.0)
-    assert pacer2.reserve(0.1) is None
-    pacer2.observe(0.2, None, None, limited=False)
-    assert 0.0 == pacer2.reserve(0.2)
+    assert (0.0, True) == pacer.reserve(0.0)
+    assert (0.0, True) == pacer.reserve(0.0)
+    assert (PROBE_POLL, False) == pacer.reserve(0.0)
+    pacer.observe(0.1, None, None, limited=False)  # one answered, the window grows to 3
+    assert (0.0, True) == pacer.reserve(0.1)
+    assert (0.0, True) == pacer.reserve(0.1)
+    assert (PROBE_POLL, False) == pacer.reserve(0.1)
+    assert (0.0, True) == pacer.reserve(6.0)  # the window is over
+    limited = Pacer(probe_concurrency=1, probe_window=5.0)
+    limited.reserve(0.0)
+    limited.observe(0.1, None, 0.5, limited=True)
+    assert (SLICE, False) == limited.reserve(0.2)  # discovery over: paced by the 429

@@ -1,0 +1,188 @@
+"""Retry quality on a token-bucket server: compat against the SDK's and other libraries' retries.
+
+Run: python benchmarks/retry_quality.py [--calls 300] [--rate 20] [--burst 5]
+                                         [--strategies compat,sdk,sdk10,tenacity,stamina]
+                                         [--modes precise,integer,message] [--outage 20]
+
+N concurrent calls go through the real ``openai.AsyncOpenAI`` to a loopback
+token-bucket server running in its own process. For each strategy and header
+mode it prints: completion time divided by the ideal (N - burst) / rate, calls
+that succeeded, attempts and wasted 429s per call, and p99 latency. The outage
+run starts every call during a full 503 outage and prints attempts per call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import openai
+
+import compat
+
+MESSAGES = [{"role": "user", "content": "hi"}]
+Call = Callable[[], Awaitable[Any]]
+
+
+def make_strategy(name: str, base_url: str) -> tuple[Call, Callable[[], Awaitable[None]]]:
+    """A zero-argument coroutine function making one call under *name*, and a closer."""
+    if name == "compat":
+        raw = openai.AsyncOpenAI(base_url=base_url, api_key="sk-bench")
+        client = compat.wrap(raw, compat.RetryPolicy())
+
+        async def call() -> Any:
+            return await client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+
+        return call, raw.close
+    if name in ("sdk", "sdk10"):
+        raw = openai.AsyncOpenAI(
+            base_url=base_url, api_key="sk-bench", max_retries=2 if name == "sdk" else 10
+        )
+
+        async def call() -> Any:
+            return await raw.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+
+        return call, raw.close
+    raw = openai.AsyncOpenAI(base_url=base_url, api_key="sk-bench", max_retries=0)
+    if name == "tenacity":
+        import tenacity
+
+        # The OpenAI cookbook's recipe.
+        @tenacity.retry(
+            wait=tenacity.wait_random_exponential(min=1, max=60),
+            stop=tenacity.stop_after_attempt(6),
+        )
+        async def call() -> Any:
+            return await raw.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+
+        return call, raw.close
+    if name == "stamina":
+        import stamina
+
+        @stamina.retry(on=(openai.RateLimitError, openai.InternalServerError))
+        async def call() -> Any:
+            return await raw.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+
+        return call, raw.close
+    raise ValueError(name)
+
+
+def control(port: int, path: str, method: str = "GET") -> Any:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}", method=method, data=b"" if method == "POST" else None
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+async def run(call: Call, calls: int) -> tuple[float, list[float], int]:
+    latencies: list[float] = []
+    successes = 0
+
+    async def one() -> None:
+        nonlocal successes
+        started = time.monotonic()
+        try:
+            await call()
+        except Exception:
+            return
+        finally:
+            latencies.append(time.monotonic() - started)
+        successes += 1
+
+    started = time.monotonic()
+    await asyncio.gather(*(one() for _ in range(calls)))
+    return time.monotonic() - started, latencies, successes
+
+
+def measure(name: str, port: int, mode: str, calls: int, outage: float) -> dict[str, float]:
+    control(port, f"/reset?mode={mode}&outage={outage}", "POST")
+    call, close = make_strategy(name, f"http://127.0.0.1:{port}/v1")
+
+    async def main() -> tuple[float, list[float], int]:
+        try:
+            return await run(call, calls)
+        finally:
+            await close()
+
+    elapsed, latencies, successes = asyncio.run(main())
+    counts = {int(k): v for k, v in control(port, "/stats").items()}
+    latencies.sort()
+    return {
+        "elapsed": elapsed,
+        "successes": successes,
+        "attempts": sum(counts.values()) / calls,
+        "wasted": counts.get(429, 0) / calls,
+        "p99": latencies[int(0.99 * (len(latencies) - 1))] if latencies else 0.0,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--calls", type=int, default=300)
+    parser.add_argument("--rate", type=float, default=20.0)
+    parser.add_argument("--burst", type=float, default=5.0)
+    parser.add_argument("--strategies", default="compat,sdk,sdk10,tenacity,stamina")
+    parser.add_argument("--modes", default="precise,integer,message")
+    parser.add_argument(
+        "--outage", type=float, default=20.0, help="seconds of outage; 0 skips that run"
+    )
+    args = parser.parse_args()
+
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            str(Path(__file__).with_name("bucket_server.py")),
+            "--rate",
+            str(args.rate),
+            "--burst",
+            str(args.burst),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        port = int(server.stdout.readline())
+        ideal = (args.calls - args.burst) / args.rate
+        print(
+            f"openai {openai.version.VERSION}; {args.calls} concurrent calls; bucket {args.rate:g}/s, burst {args.burst:g}; "
+            f"ideal {ideal:.2f} s"
+        )
+        strategies = args.strategies.split(",")
+        for mode in args.modes.split(","):
+            print(f"\nmode: {mode}")
+            print(
+                f"  {'strategy':<10} {'time/ideal':>10} {'success':>9} {'attempts/call':>14} {'429s/call':>10} {'p99 s':>7}"
+            )
+            for name in strategies:
+                r = measure(name, port, mode, args.calls, 0.0)
+                print(
+                    f"  {name:<10} {r['elapsed'] / ideal:10.2f} {int(r['successes']):5d}/{args.calls:<3d} "
+                    f"{r['attempts']:14.2f} {r['wasted']:10.2f} {r['p99']:7.2f}"
+                )
+        if args.outage:
+            print(f"\noutage: {args.outage:g} s of 503 from the start")
+            print(f"  {'strategy':<10} {'attempts/call':>14} {'success':>9} {'time s':>7}")
+            for name in strategies:
+                r = measure(name, port, "precise", args.calls, args.outage)
+                print(
+                    f"  {name:<10} {r['attempts']:14.2f} {int(r['successes']):5d}/{args.calls:<3d} {r['elapsed']:7.2f}"
+                )
+    finally:
+        server.terminate()
+        server.wait()
+
+
+if __name__ == "__main__":
+    main()
