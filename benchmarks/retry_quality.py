@@ -85,16 +85,20 @@ def control(port: int, path: str, method: str = "GET") -> Any:
         return json.loads(response.read())
 
 
-async def run(call: Call, calls: int) -> tuple[float, list[float], int]:
+async def run(call: Call, calls: int) -> tuple[float, list[float], int, dict[str, int]]:
     latencies: list[float] = []
     successes = 0
+    failures: dict[str, int] = {}
 
     async def one() -> None:
         nonlocal successes
         started = time.monotonic()
         try:
             await call()
-        except Exception:
+        except Exception as exc:
+            error = compat.translate(exc)
+            name = f"{type(exc).__name__}({error.kind.value})" if error else type(exc).__name__
+            failures[name] = failures.get(name, 0) + 1
             return
         finally:
             latencies.append(time.monotonic() - started)
@@ -102,20 +106,22 @@ async def run(call: Call, calls: int) -> tuple[float, list[float], int]:
 
     started = time.monotonic()
     await asyncio.gather(*(one() for _ in range(calls)))
-    return time.monotonic() - started, latencies, successes
+    return time.monotonic() - started, latencies, successes, failures
 
 
 def measure(name: str, port: int, mode: str, calls: int, outage: float) -> dict[str, float]:
     control(port, f"/reset?mode={mode}&outage={outage}", "POST")
     call, close = make_strategy(name, f"http://127.0.0.1:{port}/v1")
 
-    async def main() -> tuple[float, list[float], int]:
+    async def main() -> tuple[float, list[float], int, dict[str, int]]:
         try:
             return await run(call, calls)
         finally:
             await close()
 
-    elapsed, latencies, successes = asyncio.run(main())
+    elapsed, latencies, successes, failures = asyncio.run(main())
+    if failures:
+        print(f"    ({name}, {mode}) failures: {failures}")
     counts = {int(k): v for k, v in control(port, "/stats").items()}
     latencies.sort()
     return {
