@@ -68,6 +68,9 @@ def make_strategy(name: str, base_url: str) -> tuple[Call, Callable[[], Awaitabl
         return call, raw.close
     if name == "stamina":
         import stamina
+        import stamina.instrumentation
+
+        stamina.instrumentation.set_on_retry_hooks([])  # its default hook prints every retry
 
         @stamina.retry(on=(openai.RateLimitError, openai.InternalServerError))
         async def call() -> Any:

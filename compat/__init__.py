@@ -46,7 +46,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from adapters.gateway import GatewayClient
     from compat._classify import CODE_KINDS, STATUS_KINDS
+    from compat._envelopes import GatewayTable, register_gateway, unregister_gateway
     from compat._errors import (
         APIConnectionError,
         APITimeoutError,
@@ -91,6 +93,8 @@ __all__ = [
     "ContextLengthExceededError",
     "Decision",
     "ErrorKind",
+    "GatewayClient",
+    "GatewayTable",
     "InvalidRequestError",
     "LLMError",
     "NotFoundError",
@@ -106,10 +110,12 @@ __all__ = [
     "UnknownError",
     "from_response",
     "register_adapter",
+    "register_gateway",
     "retry_testing",
     "translate",
     "translating",
     "unregister_adapter",
+    "unregister_gateway",
     "wrap",
 ]
 
@@ -128,6 +134,10 @@ _LAZY = {
     "retry_testing": "compat._retry",
     "RetryBudget": "compat._pacing",
     "wrap": "compat._wrap",
+    "GatewayTable": "compat._envelopes",
+    "register_gateway": "compat._envelopes",
+    "unregister_gateway": "compat._envelopes",
+    "GatewayClient": "adapters.gateway",
 }
 _LAZY.update(
     dict.fromkeys(

@@ -20,6 +20,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from compat import _envelopes
 from compat._errors import ERROR_CLASSES, LLMError
 from compat._kinds import RETRYABLE_KINDS, ErrorKind
 from compat._parse import (
@@ -314,6 +315,10 @@ def classify(
     document: Any = None,
     parsed: bool = False,
     keep_headers: Any = None,
+    kind_override: ErrorKind | None = None,
+    envelope: dict[str, Any] | None = None,
+    billed: bool | None = None,
+    request_id_field: str = "request_id",
 ) -> LLMError | None:
     """Build the common error for one answer; ``None`` when the answer is a success.
 
@@ -323,6 +328,8 @@ def classify(
     str or parsed JSON) unless *parsed* is true, in which case *document* is its
     parsed form. *message* and *hint* are what an SDK exception already said;
     *fallback_provider* names the sender when the answer's shape does not.
+    *kind_override*, *envelope* and *billed* are set when a gateway envelope was
+    read: the envelope's code decides the kind, the whole envelope is the body.
     """
     text: str | None = None
     truncated = False
@@ -335,6 +342,13 @@ def classify(
             status = int(status)
         except (TypeError, ValueError):
             status = None
+    if envelope is None and type(document) is dict and _envelopes._tables:
+        wrapped = _envelopes.match(document, provider)
+        if wrapped is not None:
+            table, gateway_code = wrapped
+            return _read_envelope(
+                table, gateway_code, status, headers, document, keep_headers, hint
+            )
     error = find_error(document, status)
     failed_status = status is not None and status >= 400
     if error is None and not failed_status and hint is None:
@@ -382,7 +396,7 @@ def classify(
     # What names a failure is said early; a message of 50 KB is not searched whole.
     lower = text_message[:_SCANNED].lower()
 
-    kind = _code_kind(inner_code) or _code_kind(code)
+    kind = kind_override or _code_kind(inner_code) or _code_kind(code)
     if kind is None and type_ is not None and str(type_).lower() not in TYPE_KINDS:
         kind = _code_kind(type_)
     retryable: bool | None = None
@@ -426,8 +440,8 @@ def classify(
     if retry_after is None and kind is K.RATE_LIMITED and headers:
         retry_after = ratelimit_reset(headers)
 
-    if rid is None and type(document) is dict:
-        value = document.get("request_id")
+    if rid is None and type(envelope or document) is dict:
+        value = (envelope or document).get(request_id_field)
         if isinstance(value, (str, int)) and value != "":
             rid = str(value)
     if rid is None:
@@ -442,7 +456,7 @@ def classify(
             provider = "azure"
         else:
             provider = fallback_provider or ("openai" if error is not None else "unknown")
-    kept_body = document if document is not None else text
+    kept_body = envelope if envelope is not None else document if document is not None else text
     if truncated and text is not None:
         text_message += f" [body cut: only the first {MAX_KEPT_TEXT} characters were kept]"
     return ERROR_CLASSES[kind]._make(
@@ -456,9 +470,57 @@ def classify(
         provider,
         None if type_ is None else str(type_),
         None if param is None else str(param),
-        None,
+        billed,
         headers if keep_headers is None else keep_headers,
         kept_body,
+    )
+
+
+def _read_envelope(
+    table: _envelopes.GatewayTable,
+    code: str,
+    status: int | None,
+    headers: Mapping[str, str],
+    document: dict[str, Any],
+    keep_headers: Any,
+    hint: ErrorKind | None,
+) -> LLMError | None:
+    """Read a gateway envelope: an upstream error inside it decides, else the code."""
+    upstream = document.get(table.result_field)
+    upstream_error = find_error(upstream, None) if isinstance(upstream, (dict, list)) else None
+    billed = code in table.billed
+    if upstream_error is not None:
+        # The gateway's own docs deliver an upstream 429 under code "2000": the
+        # upstream error is the more specific one.
+        return classify(
+            status,
+            headers,
+            None,
+            provider=table.name,
+            hint=table.kinds.get(code) if code not in table.success_codes else hint,
+            document={"error": {**upstream_error, "code": upstream_error.get("code") or code}},
+            parsed=True,
+            keep_headers=keep_headers,
+            envelope=document,
+            billed=billed,
+            request_id_field=table.request_id_field,
+        )
+    if code in table.success_codes:
+        return None
+    return classify(
+        status,
+        headers,
+        None,
+        provider=table.name,
+        document={
+            "error": {"message": _envelopes.envelope_message(table, document, code), "code": code}
+        },
+        parsed=True,
+        keep_headers=keep_headers,
+        kind_override=table.kinds.get(code, ErrorKind.UNKNOWN),
+        envelope=document,
+        billed=billed,
+        request_id_field=table.request_id_field,
     )
 
 
