@@ -30,6 +30,7 @@ from typing import Any
 from adapters._common import describe, kind_by_class
 from adapters.http import HTTPX_KINDS
 from compat._classify import build, classify
+from compat._content_filter import read_content_filter
 from compat._errors import LLMError
 from compat._kinds import ErrorKind
 from compat._parse import signal_headers
@@ -89,6 +90,20 @@ def _dump(model: Any) -> Any:
         return None
 
 
+def _azure_not_found_hint(exc: BaseException, body: dict[str, Any]) -> str | None:
+    """Azure's bare "Resource not found" means a wrong api-version or path: name both."""
+    text = body.get("message")
+    if not isinstance(text, str) or "resource not found" not in text.lower():
+        return None
+    try:
+        url = exc.request.url  # type: ignore[attr-defined]
+        version = url.params.get("api-version")
+        path = url.path
+    except Exception:  # noqa: BLE001 - no request to read: no hint
+        return None
+    return f"{text} (check the api-version {version!r} and the path {path}: one of them is not served here)"
+
+
 def translate(exc: BaseException) -> LLMError | None:
     """Translate an exception of the v1+ SDK; other exceptions give ``None``."""
     cls = type(exc)
@@ -105,11 +120,13 @@ def translate(exc: BaseException) -> LLMError | None:
     if hint is K.BAD_RESPONSE:
         return build(K.BAD_RESPONSE, message, status, raw_headers, body, provider)
     if hint in (K.OUTPUT_TRUNCATED, K.CONTENT_FILTERED):
-        completion = getattr(exc, "completion", None)
+        completion = _dump(getattr(exc, "completion", None))
+        if read_content_filter(completion):
+            provider = "azure"  # only Azure reports per-category verdicts
         return build(
             hint,
             message,
-            body=_dump(completion),
+            body=completion,
             provider=provider,
             code="length" if hint is K.OUTPUT_TRUNCATED else "content_filter",
         )
@@ -125,6 +142,10 @@ def translate(exc: BaseException) -> LLMError | None:
         return build(hint, text, provider=provider)
 
     if response is not None and status is not None:
+        if provider == "azure" and status == 404 and isinstance(body, dict):
+            explained = _azure_not_found_hint(exc, body)
+            if explained is not None:
+                body = {**body, "message": explained}
         headers = signal_headers(raw_headers)
         if isinstance(body, dict):
             document = body if isinstance(body.get("error"), dict) else {"error": body}

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 
     from adapters.gateway import GatewayClient
     from compat._classify import CODE_KINDS, STATUS_KINDS
+    from compat._content_filter import ContentFilterResult, FilterCategory
     from compat._envelopes import GatewayTable, register_gateway, unregister_gateway
     from compat._errors import (
         APIConnectionError,
@@ -89,10 +90,12 @@ __all__ = [
     "AuthenticationError",
     "BadResponseError",
     "ConflictError",
+    "ContentFilterResult",
     "ContentFilteredError",
     "ContextLengthExceededError",
     "Decision",
     "ErrorKind",
+    "FilterCategory",
     "GatewayClient",
     "GatewayTable",
     "InvalidRequestError",
@@ -138,6 +141,8 @@ _LAZY = {
     "register_gateway": "compat._envelopes",
     "unregister_gateway": "compat._envelopes",
     "GatewayClient": "adapters.gateway",
+    "ContentFilterResult": "compat._content_filter",
+    "FilterCategory": "compat._content_filter",
 }
 _LAZY.update(
     dict.fromkeys(

@@ -172,6 +172,8 @@ STRONG_MESSAGES: tuple[tuple[tuple[str, ...], ErrorKind, bool | None], ...] = (
             "credit balance is too low",
             "insufficient balance",
             "out of credits",
+            "out of call volume quota",
+            "quota will be replenished",
         ),
         K.QUOTA_EXCEEDED,
         None,
@@ -212,6 +214,14 @@ _STRONG_FLAT = tuple(
     (needle, kind, override) for needles, kind, override in STRONG_MESSAGES for needle in needles
 )
 _WEAK_FLAT = tuple((needle, kind) for needles, kind in WEAK_MESSAGES for needle in needles)
+_AZURE_CODES = frozenset(
+    {
+        "DeploymentNotFound",
+        "OperationNotSupported",
+        "ResponsibleAIPolicyViolation",
+        "InvalidPayload",
+    }
+)
 _AZURE_HEADERS = (
     "apim-request-id",
     "x-ms-region",
@@ -296,11 +306,61 @@ def _text_message(text: str, status: int | None) -> str:
 
 
 def is_azure(headers: Mapping[str, str], error: Mapping[str, Any] | None) -> bool:
-    """Whether the answer bears Azure OpenAI's marks."""
+    """Whether the answer bears Azure OpenAI's marks: its headers, ``innererror``, its codes."""
     for name in _AZURE_HEADERS:
         if name in headers:
             return True
-    return error is not None and "innererror" in error
+    if error is None:
+        return False
+    if "innererror" in error or "inner_error" in error:
+        return True
+    code = error.get("code")
+    return isinstance(code, str) and code in _AZURE_CODES
+
+
+def _all_filtered(document: Any) -> bool:
+    """Whether a completion's every choice stopped at the content filter."""
+    if type(document) is not dict:
+        return False
+    choices = document.get("choices")
+    if not isinstance(choices, list) or not choices:
+        return False
+    return all(isinstance(c, dict) and c.get("finish_reason") == "content_filter" for c in choices)
+
+
+def _filtered_completion(
+    status: int | None,
+    headers: Mapping[str, str],
+    document: dict[str, Any],
+    keep_headers: Any,
+    provider: str | None,
+    fallback_provider: str | None,
+) -> LLMError:
+    from compat._content_filter import read_content_filter
+
+    names = sorted({name for r in read_content_filter(document) for name in r.filtered})
+    detail = f" (filtered: {', '.join(names)})" if names else ""
+    if provider is None:
+        provider = (
+            "azure"
+            if (headers and is_azure(headers, None)) or names
+            else fallback_provider or "openai"
+        )
+    return ERROR_CLASSES[ErrorKind.CONTENT_FILTERED]._make(
+        ErrorKind.CONTENT_FILTERED,
+        f"The completion was stopped by the content filter{detail}",
+        False,
+        None,
+        status,
+        "content_filter",
+        request_id(headers) if headers else None,
+        provider,
+        None,
+        None,
+        None,
+        headers if keep_headers is None else keep_headers,
+        document,
+    )
 
 
 def classify(
@@ -351,6 +411,10 @@ def classify(
             )
     error = find_error(document, status)
     failed_status = status is not None and status >= 400
+    if error is None and not failed_status and hint is None and _all_filtered(document):
+        return _filtered_completion(
+            status, headers, document, keep_headers, provider, fallback_provider
+        )
     if error is None and not failed_status and hint is None:
         if text is None and not truncated:
             return None
@@ -371,7 +435,7 @@ def classify(
         code = error.get("code")
         type_ = error.get("type")
         param = error.get("param")
-        inner = error.get("innererror")
+        inner = error.get("innererror") or error.get("inner_error")
         if isinstance(inner, dict):
             inner_code = inner.get("code")
         raw_message = error.get("message")

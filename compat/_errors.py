@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 
 from compat._kinds import ErrorKind
+
+if TYPE_CHECKING:
+    from compat._content_filter import ContentFilterResult
 from compat._parse import lower_headers, parse_duration
 from compat._redact import redact_data, redact_headers, redact_text
 
@@ -122,6 +125,13 @@ class LLMError(Exception):
         if "body" not in self._shown:
             self._shown["body"] = redact_data(self._raw_body)
         return self._shown["body"]
+
+    @property
+    def content_filter(self) -> tuple[ContentFilterResult, ...]:
+        """Azure's content-filter verdicts in the answer, per category; empty when none."""
+        from compat._content_filter import read_content_filter
+
+        return read_content_filter(self.body)
 
     @property
     def rate_limit(self) -> RateLimitInfo | None:
