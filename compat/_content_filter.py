@@ -82,22 +82,22 @@ def read_content_filter(body: Any) -> tuple[ContentFilterResult, ...]:
     results = _results(inner)
     if results is not None:
         found.append(ContentFilterResult("prompt", _categories(results)))
-    for item in body.get("prompt_filter_results") or body.get("prompt_annotations") or ():
+    prompts = body.get("prompt_filter_results") or body.get("prompt_annotations") or ()
+    found.extend(_each(prompts, "prompt", "prompt_index"))
+    found.extend(_each(body.get("choices") or (), "completion", "index"))
+    return tuple(found)
+
+
+def _each(items: Any, source: str, index_key: str) -> list[ContentFilterResult]:
+    """The results of each item (a prompt or a choice) that carries any."""
+    found = []
+    for item in items if isinstance(items, list) else ():
         results = _results(item)
         if results is not None:
-            index = item.get("prompt_index")
+            index = item.get(index_key)
             found.append(
                 ContentFilterResult(
-                    "prompt", _categories(results), index if isinstance(index, int) else None
+                    source, _categories(results), index if isinstance(index, int) else None
                 )
             )
-    for choice in body.get("choices") or ():
-        results = _results(choice)
-        if results is not None:
-            index = choice.get("index")
-            found.append(
-                ContentFilterResult(
-                    "completion", _categories(results), index if isinstance(index, int) else None
-                )
-            )
-    return tuple(found)
+    return found
