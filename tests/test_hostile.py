@@ -1,0 +1,163 @@
+"""Hostile answers: from_response reads anything without failing inside, and never raises.
+
+from_response and translate catch any failure of their own and answer ``unknown``
+with a log record; these properties check that no input needs that last resort.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import compat
+
+json_leaf = (
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=40)
+)
+json_value = st.recursive(
+    json_leaf,
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=5)
+    ),
+    max_leaves=25,
+)
+error_keys = st.sampled_from(
+    ["message", "type", "code", "param", "innererror", "inner_error", "status"]
+)
+error_object = st.dictionaries(error_keys, json_value, max_size=6)
+bodies = st.one_of(
+    json_value,
+    st.builds(lambda e: {"error": e}, error_object | json_value),
+    st.builds(
+        lambda code, resp, reason: {
+            "error_code": code,
+            "response": resp,
+            "reason": reason,
+            "error": "",
+        },
+        st.integers(-10, 10_000) | st.text(max_size=6) | st.none(),
+        json_value,
+        st.text(max_size=20),
+    ),
+    st.binary(max_size=300),
+    st.text(max_size=300),
+    st.builds(lambda v: json.dumps(v).encode(), json_value),
+)
+header_values = (
+    st.text(max_size=30) | st.integers() | st.floats(allow_nan=True) | st.binary(max_size=10)
+)
+header_names = st.sampled_from(
+    [
+        "retry-after",
+        "Retry-After-Ms",
+        "x-ms-retry-after-ms",
+        "x-should-retry",
+        "x-request-id",
+        "apim-request-id",
+        "x-ratelimit-reset-requests",
+        "x-ratelimit-remaining-tokens",
+        "x-ratelimit-limit-requests",
+        "content-type",
+    ]
+) | st.text(max_size=15)
+headers = st.dictionaries(header_names, header_values, max_size=6) | st.lists(
+    st.tuples(header_names, header_values), max_size=6
+)
+statuses = st.none() | st.integers(-5, 1000)
+
+
+def shown(error: compat.LLMError) -> None:
+    """Every string form and the redacted views read without failing."""
+    assert isinstance(str(error), str)
+    assert repr(error).startswith(type(error).__qualname__)
+    assert isinstance(dict(error.headers), dict)
+    assert error.body is None or isinstance(error.body, (dict, list, str, int, float, bool))
+
+
+class NoLastResort(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+def last_resort() -> Any:
+    handler = NoLastResort()
+    logger = logging.getLogger("compat")
+    logger.addHandler(handler)
+    yield handler
+    logger.removeHandler(handler)
+
+
+@settings(
+    max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(status=statuses, headers=headers, body=bodies)
+def test_from_response_reads_anything(
+    last_resort: NoLastResort, status: Any, headers: Any, body: Any
+) -> None:
+    """Whatever the status, headers and body: None or an LLMError of a valid kind, every
+    field readable, and no internal failure caught on the way."""
+    error = compat.from_response(status, headers, body)
+    assert error is None or isinstance(error, compat.LLMError)
+    if error is not None:
+        assert error.kind in set(compat.ErrorKind)
+        assert isinstance(error.retryable, bool)
+        assert error.retry_after is None or error.retry_after >= 0
+        shown(error)
+        assert isinstance(error.content_filter, tuple)
+        error.rate_limit  # noqa: B018 - reading must not raise
+    assert [] == [r.getMessage() for r in last_resort.records]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 100_000,
+        ("{" + '"a":' * 50_000 + "1" + "}" * 50_000).encode(),
+        b'{"error": {"message": "' + b"x" * (50 * 1024 * 1024) + b'"}}',
+        "\ud800 lone surrogate",
+        b"\xff\xfe\xfd" * 1000,
+    ],
+    ids=["deep list", "deep object", "50 MB string", "lone surrogate", "invalid utf-8"],
+)
+def test_pathological_bodies(last_resort: NoLastResort, body: Any) -> None:
+    """Deeply nested JSON, a 50 MB body and undecodable bytes give an error without failing inside."""
+    error = compat.from_response(500, {}, body)
+    assert isinstance(error, compat.LLMError)
+    assert compat.ErrorKind.SERVER_ERROR is error.kind
+    shown(error)
+    assert [] == [r.getMessage() for r in last_resort.records]
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    status=st.integers(400, 599), body=json_value | error_object, content=st.binary(max_size=200)
+)
+def test_translate_v1_exceptions_with_hostile_bodies(
+    last_resort: NoLastResort, status: int, body: Any, content: bytes
+) -> None:
+    """A v1 APIStatusError built around any body and content translates without failing inside."""
+    openai = pytest.importorskip("openai")
+    if not hasattr(openai, "OpenAI"):
+        pytest.skip("the v1+ SDK is not installed")
+    namespace = vars(openai._exceptions)
+    httpx = namespace.get("httpx2") or namespace["httpx"]  # whichever the SDK is built on
+    request = httpx.Request("POST", "http://127.0.0.1:1/v1/chat/completions")
+    response = httpx.Response(status, content=content, request=request)
+    exc = openai.APIStatusError("hostile", response=response, body=body)
+    error = compat.translate(exc)
+    assert isinstance(error, compat.LLMError)
+    assert status == error.status
+    shown(error)
+    assert [] == [r.getMessage() for r in last_resort.records]
