@@ -54,6 +54,13 @@ def explain(text: str, status: int | None, provider: str | None) -> dict[str, An
     error = from_response(status, headers, body, provider=provider)
     if error is None:
         return {"status": status, "error": None, "verdict": "success: not an error"}
+    from compat._retry import RetryPolicy
+
+    decision = RetryPolicy().decide(error, 1, 0.0, random=lambda: 0.0)
+    if decision.retry:
+        verdict = f"retry after {decision.wait:.3g} s or more ({decision.reason})"
+    else:
+        verdict = f"raise now: {decision.reason}"
     return {
         "status": error.status,
         "kind": error.kind.value,
@@ -65,6 +72,7 @@ def explain(text: str, status: int | None, provider: str | None) -> dict[str, An
         "request_id": error.request_id,
         "provider": error.provider,
         "message": error.message,
+        "default policy": verdict,
     }
 
 

@@ -29,6 +29,7 @@ def test_explain_a_curl_transcript() -> None:
     result = json.loads(done.stdout)
     assert (result["kind"], result["retryable"], result["status"]) == ("quota_exceeded", False, 429)
     assert result["request_id"] == "6d3b2b9a1c5e4f0d8a7b6c5d4e3f2a1b"
+    assert result["default policy"].startswith("raise now: quota_exceeded")
 
 
 def test_explain_a_body_from_stdin() -> None:
@@ -37,7 +38,9 @@ def test_explain_a_body_from_stdin() -> None:
     done = run("explain", "--status", "429", stdin=body)
     assert done.returncode == 0, done.stderr
     assert "rate_limited" in done.stdout
-    assert "retry_after  1.5" in done.stdout
+    lines = dict(line.split(None, 1) for line in done.stdout.splitlines() if " " in line)
+    assert "1.5" == lines["retry_after"].strip()
+    assert "retry after 1.5 s or more" in done.stdout
 
 
 def test_verbose_transcript_with_redirect_lines() -> None:
