@@ -69,11 +69,7 @@ def provider_of(exc: BaseException) -> str:
     """``"azure"`` when the request went to an Azure OpenAI endpoint, else ``"openai"``."""
     try:
         url = exc.request.url  # type: ignore[attr-defined]
-        host = url.host or ""
-        if host.endswith(_AZURE_HOSTS):
-            return "azure"
-        path = url.path or ""
-        if path.startswith("/openai/") and "api-version" in str(url.query):
+        if url.host.endswith(_AZURE_HOSTS) or url.path.startswith("/openai/deployments/"):
             return "azure"
     except Exception:  # noqa: BLE001 - no request, or not an httpx URL
         pass

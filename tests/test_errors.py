@@ -190,3 +190,40 @@ def test_package_docstring_draws_the_tree() -> None:
     assert compat.__doc__ is not None
     for cls in ERROR_CLASSES.values():
         assert cls.__name__ in compat.__doc__
+
+
+def test_fast_constructor_matches_the_public_one() -> None:
+    """The translation path's _make fills exactly the attributes attrs' __init__ does."""
+    public = compat.RateLimitError(
+        kind=compat.ErrorKind.RATE_LIMITED,
+        message="m",
+        retryable=True,
+        retry_after=1.0,
+        status=429,
+        code="c",
+        request_id="r",
+        provider="openai",
+        type="t",
+        param="p",
+        billed=False,
+        headers={"a": "b"},
+        body={"x": 1},
+    )
+    fast = compat.RateLimitError._make(
+        compat.ErrorKind.RATE_LIMITED,
+        "m",
+        True,
+        1.0,
+        429,
+        "c",
+        "r",
+        "openai",
+        "t",
+        "p",
+        False,
+        {"a": "b"},
+        {"x": 1},
+    )
+    assert set(vars(public)) == set(vars(fast))
+    assert public.fields() == fast.fields()
+    assert public == fast
