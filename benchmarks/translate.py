@@ -72,6 +72,40 @@ def sdk_exceptions() -> list[tuple[str, BaseException]]:
     return found
 
 
+def litellm_cost(
+    cases: list[tuple[str, BaseException]], reference: float, compat_median: float
+) -> None:
+    """LiteLLM's exception mapping on the same exceptions, where LiteLLM is installed."""
+    try:
+        import litellm
+        from litellm.litellm_core_utils.exception_mapping_utils import exception_type
+    except ImportError:
+        print("\nLiteLLM exception_type: not installed, skipped")
+        return
+
+    litellm.suppress_debug_info = True  # else it prints a help banner for every exception
+
+    def mapped(exc: BaseException) -> str:
+        try:
+            exception_type(model="gpt-4o", original_exception=exc, custom_llm_provider="openai")
+        except Exception as raised:
+            return type(raised).__name__
+        return "(returned)"
+
+    print("\nLiteLLM exception_type(same SDK exception)  [class it raises]")
+    figures_all = []
+    for name, exc in cases:
+        figures = per_call(lambda exc=exc: mapped(exc), 200)
+        figures_all.append(statistics.median(figures))
+        compat_kind = compat.translate(exc)
+        kind = compat_kind.kind.value if compat_kind else None
+        show(f"{name[:30]} -> {mapped(exc)[:12]} (compat: {kind})"[:44], figures, reference)
+    median = statistics.median(figures_all)
+    print(
+        f"  {'median over all cases':<44} {median:8.2f} µs  ({median / compat_median:.1f}x compat)"
+    )
+
+
 def floor() -> list[float]:
     def raise_and_catch() -> None:
         try:
@@ -119,6 +153,7 @@ def main() -> None:
         all_figures.append(statistics.median(figures))
         show(name[:44], figures, reference)
     print(f"  {'median over all cases':<44} {statistics.median(all_figures):8.2f} µs")
+    litellm_cost(sdk_exceptions(), reference, statistics.median(all_figures))
     print("\ncompat.from_response(raw bytes)")
     raw_figures = []
     for name, status, headers, body, _ in CASES:

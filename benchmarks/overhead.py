@@ -1,0 +1,208 @@
+"""Success-path overhead, deadlines and cancellation.
+
+Run: python benchmarks/overhead.py
+
+* ns per call added by ``@policy`` and ``policy.call`` to a no-op function, beside
+  tenacity's and stamina's decorators; µs per call added by ``compat.wrap`` to a
+  real ``openai.OpenAI`` client answering from an in-memory transport;
+* how far past its deadline a call that keeps getting 429s ends, for compat,
+  tenacity (``stop_after_delay``) and stamina (``timeout``);
+* how long a cancelled async call takes to stop while it waits to retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import contextlib
+
+import openai
+
+import compat
+
+REPEATS = 7
+COMPLETION = {
+    "id": "chatcmpl-1",
+    "object": "chat.completion",
+    "created": 1,
+    "model": "gpt-4o",
+    "choices": [
+        {"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}
+    ],
+    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+}
+MESSAGES: Any = [{"role": "user", "content": "hi"}]
+
+
+def per_call(fn: Callable[[], Any], number: int) -> list[float]:
+    figures = []
+    for _ in range(REPEATS):
+        start = time.perf_counter()
+        for _ in range(number):
+            fn()
+        figures.append((time.perf_counter() - start) / number)
+    return figures
+
+
+def spread(figures: list[float], scale: float) -> str:
+    median = statistics.median(figures) * scale
+    return f"{median:9.2f}  (range {min(figures) * scale:.2f}-{max(figures) * scale:.2f})"
+
+
+def httpx_module() -> Any:
+    namespace = vars(openai._exceptions)
+    return namespace.get("httpx2") or namespace["httpx"]
+
+
+def mock_client(handler: Callable[[Any], Any], **options: Any) -> Any:
+    httpx = httpx_module()
+    transport = httpx.MockTransport(handler)
+    return openai.OpenAI(
+        api_key="sk-bench",
+        base_url="http://bench.invalid/v1",
+        http_client=httpx.Client(transport=transport),
+        **options,
+    )
+
+
+def decorators() -> list[tuple[str, list[float]]]:
+    import stamina
+    import tenacity
+
+    def noop() -> int:
+        return 1
+
+    policy = compat.RetryPolicy(pacing=False)
+    with_policy = policy(noop)
+    with_tenacity = tenacity.retry(stop=tenacity.stop_after_attempt(3))(noop)
+    with_stamina = stamina.retry(on=Exception)(noop)
+    rows = [("bare call", per_call(noop, 50_000))]
+    rows.append(("@compat.RetryPolicy()", per_call(with_policy, 50_000)))
+    rows.append(("policy.call(fn)", per_call(lambda: policy.call(noop), 50_000)))
+    rows.append(("@tenacity.retry", per_call(with_tenacity, 20_000)))
+    rows.append(("@stamina.retry", per_call(with_stamina, 20_000)))
+    return rows
+
+
+def wrapped_client() -> list[tuple[str, list[float]]]:
+    httpx = httpx_module()
+    body = json.dumps(COMPLETION).encode()
+
+    def handler(request: Any) -> Any:
+        return httpx.Response(200, content=body, headers={"content-type": "application/json"})
+
+    raw = mock_client(handler, max_retries=0)
+    wrapped = compat.wrap(mock_client(handler))
+
+    def bare() -> Any:
+        return raw.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+
+    def through_wrap() -> Any:
+        return wrapped.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+
+    bare(), through_wrap()
+    return [
+        ("openai.OpenAI, in-memory transport", per_call(bare, 300)),
+        ("compat.wrap(client)", per_call(through_wrap, 300)),
+    ]
+
+
+def deadlines() -> list[tuple[str, float, int]]:
+    """(strategy, seconds past a 2 s deadline, attempts) for calls that keep getting 429s."""
+    import stamina
+    import tenacity
+
+    httpx = httpx_module()
+    attempts = [0]
+
+    def handler(request: Any) -> Any:
+        attempts[0] += 1
+        body = {
+            "error": {
+                "message": "Rate limit reached",
+                "type": "requests",
+                "code": "rate_limit_exceeded",
+            }
+        }
+        return httpx.Response(429, json=body, headers={"retry-after-ms": "700"})
+
+    client = mock_client(handler, max_retries=0)
+
+    def call() -> Any:
+        return client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+
+    strategies: dict[str, Callable[[], Any]] = {
+        "compat (deadline=2)": lambda: compat.RetryPolicy(
+            deadline=2.0, max_attempts=100, pacing=False
+        ).call(call),
+        "tenacity (stop_after_delay(2), cookbook wait)": tenacity.retry(
+            wait=tenacity.wait_random_exponential(min=1, max=60), stop=tenacity.stop_after_delay(2)
+        )(call),
+        "stamina (timeout=2)": stamina.retry(on=openai.RateLimitError, timeout=2.0, attempts=None)(
+            call
+        ),
+    }
+    rows = []
+    for name, fn in strategies.items():
+        attempts[0] = 0
+        start = time.monotonic()
+        with contextlib.suppress(Exception):
+            fn()
+        rows.append((name, time.monotonic() - start - 2.0, attempts[0]))
+    return rows
+
+
+def cancellation() -> float:
+    """Seconds between cancelling an async call that waits 30 s to retry, and its end."""
+
+    async def failing() -> None:
+        raise compat.RateLimitError(
+            kind=compat.ErrorKind.RATE_LIMITED, message="wait", retry_after=30.0
+        )
+
+    async def main() -> float:
+        task = asyncio.ensure_future(compat.RetryPolicy(pacing=False).acall(failing))
+        await asyncio.sleep(0.2)
+        start = time.monotonic()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return time.monotonic() - start
+
+    return asyncio.run(main())
+
+
+def main() -> None:
+    import stamina.instrumentation
+
+    stamina.instrumentation.set_on_retry_hooks([])
+    print(f"openai {openai.version.VERSION}")
+    print("\nsuccess path: a no-op function (ns per call)")
+    for name, figures in decorators():
+        print(f"  {name:<40} {spread(figures, 1e9)}")
+    print("\nsuccess path: a chat completion (µs per call)")
+    rows = wrapped_client()
+    for name, figures in rows:
+        print(f"  {name:<40} {spread(figures, 1e6)}")
+    added = statistics.median(rows[1][1]) - statistics.median(rows[0][1])
+    print(f"  {'added by compat.wrap':<40} {added * 1e6:9.2f}")
+    print("\ndeadline of 2 s, every answer a 429 asking for 0.7 s")
+    for name, past, attempts in deadlines():
+        print(
+            f"  {name:<48} ended {past * 1000:7.0f} ms past the deadline after {attempts} attempts"
+        )
+    print("\ncancellation during a 30 s wait")
+    print(f"  compat acall stopped {cancellation() * 1000:.1f} ms after cancel()")
+
+
+if __name__ == "__main__":
+    main()
