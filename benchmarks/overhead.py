@@ -187,19 +187,26 @@ def main() -> None:
     stamina.instrumentation.set_on_retry_hooks([])
     print(f"openai {openai.version.VERSION}")
     print("\nsuccess path: a no-op function (ns per call)")
-    for name, figures in decorators():
-        print(f"  {name:<40} {spread(figures, 1e9)}")
-    print("\nsuccess path: a chat completion (µs per call)")
-    rows = wrapped_client()
+    rows = decorators()
     for name, figures in rows:
+        print(f"  {name:<40} {spread(figures, 1e9)}")
+    added_us = (statistics.median(rows[1][1]) - statistics.median(rows[0][1])) * 1e6
+    verdict = "met" if added_us <= 2.0 else "MISSED"
+    print(f"  target: the policy adds <= 2 us per call: {added_us:.2f} us -> {verdict}")
+    print("\nsuccess path: a chat completion (µs per call)")
+    client_rows = wrapped_client()
+    for name, figures in client_rows:
         print(f"  {name:<40} {spread(figures, 1e6)}")
-    added = statistics.median(rows[1][1]) - statistics.median(rows[0][1])
-    print(f"  {'added by compat.wrap':<40} {added * 1e6:9.2f}")
+    added = statistics.median(client_rows[1][1]) - statistics.median(client_rows[0][1])
+    print(f"  {'added by compat.wrap':<40} {added * 1e6:9.2f}  (the SDK's own spread is wider)")
     print("\ndeadline of 2 s, every answer a 429 asking for 0.7 s")
     for name, past, attempts in deadlines():
         print(
             f"  {name:<48} ended {past * 1000:7.0f} ms past the deadline after {attempts} attempts"
         )
+        if name.startswith("compat"):
+            verdict = "met" if past <= 0.05 else "MISSED"
+            print(f"  target: no call ends more than 50 ms past its deadline -> {verdict}")
     print("\ncancellation during a 30 s wait")
     print(f"  compat acall stopped {cancellation() * 1000:.1f} ms after cancel()")
 
