@@ -198,7 +198,13 @@ def main() -> None:
     for name, figures in client_rows:
         print(f"  {name:<40} {spread(figures, 1e6)}")
     added = statistics.median(client_rows[1][1]) - statistics.median(client_rows[0][1])
-    print(f"  {'added by compat.wrap':<40} {added * 1e6:9.2f}  (the SDK's own spread is wider)")
+    print(f"  {'added by compat.wrap':<40} {added * 1e6:9.2f}")
+    verdict = "met" if added * 1e6 <= 2.0 else "MISSED"
+    print(
+        f"  target: compat.wrap adds <= 2 us per call -> {verdict} (wrap reads every answer through the"
+        " SDK's with_raw_response, to feed the pacer with rate-limit headers; that path of the SDK"
+        " costs more than the plain call)"
+    )
     print("\ndeadline of 2 s, every answer a 429 asking for 0.7 s")
     for name, past, attempts in deadlines():
         print(
