@@ -34,7 +34,7 @@ PROBE_POLL = 0.01
 SLICE = 0.05
 #: A rate learned from headers is used at this fraction, to leave room for the
 #: requests already on their way when the headers were written.
-HEADROOM = 0.95
+HEADROOM = 0.98
 # Rate changes of a pacer that has no rate-limit headers to go by.
 _DECREASE = 0.7
 _INCREASE_FAST = 1.25
