@@ -14,7 +14,6 @@ exceptions before those are attached as ``__cause__``.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 from collections.abc import Hashable, Mapping
 from typing import Any
@@ -27,6 +26,7 @@ from compat._kinds import ErrorKind
 from compat._redact import redact_text
 from compat._retry import RetryPolicy
 from compat._translate import from_response, translate
+from compat._wrap import fingerprint
 
 DEFAULT_BASE_URL = "https://api-gw-4.cn/openai/custom"
 
@@ -81,8 +81,7 @@ class GatewayClient:
 
     def target(self, method: str) -> Hashable:
         """The pacing target of a call: gateway, endpoint, key and upstream method."""
-        key_id = hashlib.sha256(self._key.encode()).hexdigest()[:12]
-        return (self.table.name, self.base_url, key_id, method)
+        return (self.table.name, self.base_url, fingerprint(self._key), method)
 
     def call(self, method: str, args: Mapping[str, Any] | None = None, **params: Any) -> Any:
         """Make one call; return the upstream answer or raise its compat error."""

@@ -30,7 +30,8 @@ log = logging.getLogger("compat.wrap")
 _LEGACY_WARMUP_LOOPS = frozenset({"ChatCompletion", "Completion", "Embedding", "Edit"})
 
 
-def _fingerprint(secret: object) -> str:
+def fingerprint(secret: object) -> str:
+    """A short, one-way name for a key, to tell pacing targets apart without keeping it."""
     if not secret:
         return ""
     return hashlib.sha256(str(secret).encode()).hexdigest()[:12]
@@ -77,7 +78,7 @@ class _V1(_Client):
         self.policy = policy
         self.is_async = type(client).__name__.startswith("Async")
         provider = "azure" if "Azure" in type(client).__name__ else "openai"
-        self._base = (provider, str(client.base_url), _fingerprint(getattr(client, "api_key", "")))
+        self._base = (provider, str(client.base_url), fingerprint(getattr(client, "api_key", "")))
 
     def target(self, kwargs: dict[str, Any]) -> Hashable:
         return (*self._base, kwargs.get("model"))
@@ -94,7 +95,7 @@ class _Legacy(_Client):
         provider = "azure" if api_type.startswith("azure") else "openai"
         model = kwargs.get("deployment_id") or kwargs.get("engine") or kwargs.get("model")
         base = kwargs.get("api_base") or module.api_base
-        return (provider, base, _fingerprint(kwargs.get("api_key") or module.api_key), model)
+        return (provider, base, fingerprint(kwargs.get("api_key") or module.api_key), model)
 
     def prepare(self, owner: Any, name: str, kwargs: dict[str, Any]) -> None:
         if getattr(owner, "__name__", "") in _LEGACY_WARMUP_LOOPS and name in ("create", "acreate"):
