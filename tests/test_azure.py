@@ -8,6 +8,7 @@ import pytest
 
 import compat
 from tests.azure_bodies import APIM, CASES, FILTERED_PROMPT, TPM_MESSAGE
+from tests.conftest import track
 from tests.scripted_server import ScriptedServer
 from tests.test_from_response import check
 
@@ -40,11 +41,13 @@ def test_raw_answers_without_azure_headers(
 
 
 def azure_client(server: ScriptedServer) -> Any:
-    return openai.AzureOpenAI(
-        azure_endpoint=server.url,
-        api_key="0123456789abcdef0123456789abcdef",
-        api_version="2024-06-01",
-        max_retries=0,
+    return track(
+        openai.AzureOpenAI(
+            azure_endpoint=server.url,
+            api_key="0123456789abcdef0123456789abcdef",
+            api_version="2024-06-01",
+            max_retries=0,
+        )
     )
 
 
@@ -191,8 +194,10 @@ def test_content_filter_finish_reason_error(server: ScriptedServer) -> None:
 def test_resource_not_found_names_version_and_path(server: ScriptedServer) -> None:
     """A bare 404 "Resource not found" says which api-version and path to check."""
     server.push(404, dict(APIM), {"error": {"code": "404", "message": "Resource not found"}})
-    client = openai.AzureOpenAI(
-        azure_endpoint=server.url, api_key="k" * 32, api_version="2099-01-01", max_retries=0
+    client = track(
+        openai.AzureOpenAI(
+            azure_endpoint=server.url, api_key="k" * 32, api_version="2099-01-01", max_retries=0
+        )
     )
     with pytest.raises(openai.NotFoundError) as info:
         client.chat.completions.create(model="d", messages=MESSAGES)

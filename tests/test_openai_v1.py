@@ -17,6 +17,7 @@ import compat  # noqa: E402
 from adapters._common import kind_by_class  # noqa: E402
 from adapters.openai_v1 import CLASS_KINDS  # noqa: E402
 from tests.bodies import CASES  # noqa: E402
+from tests.conftest import track  # noqa: E402
 from tests.scripted_server import ScriptedServer  # noqa: E402
 from tests.test_from_response import check  # noqa: E402
 
@@ -25,7 +26,7 @@ MESSAGES = [{"role": "user", "content": "hi"}]
 
 
 def client(server: ScriptedServer, **options: Any) -> Any:
-    return openai.OpenAI(base_url=server.url + "/v1", api_key=KEY, max_retries=0, **options)
+    return track(openai.OpenAI(base_url=server.url + "/v1", api_key=KEY, max_retries=0, **options))
 
 
 def call(server: ScriptedServer, **options: Any) -> BaseException:
@@ -274,8 +275,10 @@ def test_azure_client_sets_the_provider(server: ScriptedServer) -> None:
         {"retry-after": "6"},
         {"error": {"code": "429", "message": "Rate limit is exceeded. Try again in 6 seconds."}},
     )
-    api = openai.AzureOpenAI(
-        azure_endpoint=server.url, api_key="0" * 32, api_version="2024-06-01", max_retries=0
+    api = track(
+        openai.AzureOpenAI(
+            azure_endpoint=server.url, api_key="0" * 32, api_version="2024-06-01", max_retries=0
+        )
     )
     with pytest.raises(openai.RateLimitError) as info:
         api.chat.completions.create(model="gpt-4o", messages=MESSAGES)

@@ -15,6 +15,7 @@ if not hasattr(openai, "OpenAI"):
     pytest.skip("the v1+ SDK is not installed", allow_module_level=True)
 
 import compat  # noqa: E402
+from tests.conftest import track  # noqa: E402
 from tests.scripted_server import ScriptedServer  # noqa: E402
 
 MESSAGES = [{"role": "user", "content": "hi"}]
@@ -65,7 +66,7 @@ def chunk(text: str) -> str:
 
 
 def sync_client(server: ScriptedServer, **options: Any) -> Any:
-    return openai.OpenAI(base_url=server.url + "/v1", api_key="sk-test", **options)
+    return track(openai.OpenAI(base_url=server.url + "/v1", api_key="sk-test", **options))
 
 
 def test_429_twice_then_success_honours_the_header(server: ScriptedServer) -> None:
@@ -216,8 +217,8 @@ def test_azure_client(server: ScriptedServer) -> None:
     server.push(200, {}, completion("azure"))
     seen: list[compat.LLMError] = []
     policy = compat.RetryPolicy(on_retry=lambda e, n, w: seen.append(e))
-    azure = openai.AzureOpenAI(
-        azure_endpoint=server.url, api_key="0" * 32, api_version="2024-06-01"
+    azure = track(
+        openai.AzureOpenAI(azure_endpoint=server.url, api_key="0" * 32, api_version="2024-06-01")
     )
     with compat.retry_testing():
         result = compat.wrap(azure, policy).chat.completions.create(model="gpt4", messages=MESSAGES)
