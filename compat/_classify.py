@@ -402,7 +402,7 @@ def classify(
             status = int(status)
         except (TypeError, ValueError):
             status = None
-    if envelope is None and type(document) is dict and _envelopes._tables:
+    if envelope is None and type(document) is dict:
         wrapped = _envelopes.match(document, provider)
         if wrapped is not None:
             table, gateway_code = wrapped
@@ -516,7 +516,7 @@ def classify(
                 rid = found.group(0)
 
     if provider is None:
-        if (headers and is_azure(headers, error)) or (error is not None and "innererror" in error):
+        if is_azure(headers, error):
             provider = "azure"
         else:
             provider = fallback_provider or ("openai" if error is not None else "unknown")

@@ -269,3 +269,25 @@ def test_legacy_sdk_with_api_type_azure(
     assert error is not None
     assert "azure" == error.provider
     assert "/openai/deployments/gpt4/chat/completions" in server.requests[0]["path"]
+
+
+def test_azure_shape_without_azure_headers() -> None:
+    """Azure's codes and inner_error say azure even when a proxy dropped Azure's headers."""
+    for body in (
+        {
+            "error": {
+                "code": "DeploymentNotFound",
+                "message": "The API deployment for this resource does not exist.",
+            }
+        },
+        {
+            "error": {
+                "code": "content_filter",
+                "message": "filtered",
+                "inner_error": {"code": "ResponsibleAIPolicyViolation"},
+            }
+        },
+    ):
+        error = compat.from_response(400, {}, body)
+        assert error is not None
+        assert "azure" == error.provider
