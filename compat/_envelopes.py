@@ -119,11 +119,6 @@ def unregister_gateway(name: str) -> None:
         _tables[:] = [t for t in _tables if t.name != name or t is SEED_GATEWAY]
 
 
-def gateway_tables() -> tuple[GatewayTable, ...]:
-    """The registered tables, in the order detection tries them."""
-    return tuple(_tables)
-
-
 def match(document: Any, provider: str | None) -> tuple[GatewayTable, str] | None:
     """The table whose envelope *document* is, and its code; ``None`` when it is none.
 

@@ -123,12 +123,6 @@ def retry_after_from_message(message: str, lower: str | None = None) -> float | 
     return None
 
 
-def header(headers: Mapping[str, str], name: str) -> str | None:
-    """The value of header *name* (lower case) in a mapping already lower-cased."""
-    value = headers.get(name)
-    return value if isinstance(value, str) else None
-
-
 def lower_headers(headers: Any) -> dict[str, str]:
     """A plain dict of the headers with lower-case names and str values.
 
