@@ -13,7 +13,6 @@ import functools
 import inspect
 import logging
 import random
-import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterator, Mapping
 from types import TracebackType
@@ -43,12 +42,11 @@ class Decision:
 
 
 # Testing mode: waits are skipped (and added to a virtual clock) but decided as usual.
-_testing = threading.local()
-_testing_global = [False]
+_testing = [False]
 
 
 def _is_testing() -> bool:
-    return bool(getattr(_testing, "on", _testing_global[0]))
+    return _testing[0]
 
 
 @contextlib.contextmanager
@@ -58,12 +56,12 @@ def retry_testing(on: bool = True) -> Iterator[None]:
     The time a wait would have taken still counts towards deadlines, so a test
     sees the same decisions as production, only faster.
     """
-    saved = _testing_global[0]
-    _testing_global[0] = on
+    saved = _testing[0]
+    _testing[0] = on
     try:
         yield
     finally:
-        _testing_global[0] = saved
+        _testing[0] = saved
 
 
 def _make_state(policy: RetryPolicy) -> SharedState:
