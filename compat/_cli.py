@@ -2,7 +2,9 @@
 
 ``explain`` reads an error as a server sent it (a JSON body, or a whole
 ``curl -i`` transcript with its status line and headers) and prints what compat
-makes of it.
+makes of it. ``demo`` runs the SDK and the gateway client through
+``compat.wrap`` against the fault server under a storm of failures. ``serve``
+runs the fault server standalone.
 """
 
 from __future__ import annotations
@@ -92,7 +94,48 @@ def main(argv: list[str] | None = None) -> int:
         "--provider", default=None, help="who sent it, when the shape does not tell"
     )
     explain_cmd.add_argument("--json", action="store_true", help="print JSON")
+
+    demo_cmd = commands.add_parser(
+        "demo",
+        help="run the SDK and the gateway client through compat.wrap under a storm of failures",
+    )
+    demo_cmd.add_argument("--json", action="store_true", help="print only the summary, as JSON")
+
+    serve_cmd = commands.add_parser("serve", help="run the fault server until interrupted")
+    serve_cmd.add_argument("--host", default="127.0.0.1")
+    serve_cmd.add_argument("--port", type=int, default=8765, help="0 picks a free port")
+    serve_cmd.add_argument(
+        "--rate", type=float, default=None, help="token bucket: requests per second"
+    )
+    serve_cmd.add_argument("--burst", type=float, default=None, help="token bucket: size")
+    serve_cmd.add_argument(
+        "--signal",
+        default="precise",
+        choices=["precise", "integer", "message", "none"],
+        help="how a 429 tells its wait",
+    )
+    serve_cmd.add_argument(
+        "--quota", type=int, default=None, help="requests before the quota runs out"
+    )
+    serve_cmd.add_argument(
+        "--outage", type=float, default=None, help="seconds of 503 from the start"
+    )
+    serve_cmd.add_argument(
+        "--fault-rate", type=float, default=None, help="share of requests to fail (0-1)"
+    )
+    serve_cmd.add_argument(
+        "--faults", default=None, help="comma-separated fault names (default: all)"
+    )
+    serve_cmd.add_argument("--seed", type=int, default=0)
+    serve_cmd.add_argument("--api-key", default=None, help="answer 401 unless this key is sent")
     args = parser.parse_args(argv)
+
+    if args.command == "demo":
+        from compat._demo import main as demo
+
+        return demo(json_output=args.json)
+    if args.command == "serve":
+        return _serve(args)
 
     if args.file == "-":
         raw = sys.stdin.buffer.read()
@@ -106,4 +149,39 @@ def main(argv: list[str] | None = None) -> int:
         width = max(len(key) for key in result)
         for key, value in result.items():
             print(f"{key:<{width}}  {value}")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from compat.testing import FaultServer, rules_from_options
+    from compat.testing._faults import NAMED
+
+    options = {
+        "rate": args.rate,
+        "burst": args.burst,
+        "signal": args.signal,
+        "quota": args.quota,
+        "outage": args.outage,
+        "fault_rate": args.fault_rate,
+        "faults": args.faults,
+        "seed": args.seed,
+    }
+    try:
+        rules = rules_from_options(options)
+    except ValueError as exc:
+        print(f"compat serve: {exc}", file=sys.stderr)
+        return 2
+    server = FaultServer(host=args.host, port=args.port, rules=rules, api_key=args.api_key)
+    print(server.url, flush=True)
+    print(
+        f"OpenAI base_url   {server.openai_url}\n"
+        f"Azure endpoint    {server.azure_endpoint}\n"
+        f"gateway base_url  {server.gateway_url}\n"
+        f"rules             {rules or 'none: every request succeeds'}\n"
+        f"faults            {', '.join(NAMED)}\n"
+        f"control           GET {server.url}/_compat/stats, POST {server.url}/_compat/config\n"
+        "Ctrl-C stops it.",
+        flush=True,
+    )
+    server.serve_forever()
     return 0

@@ -6,17 +6,13 @@ from typing import Any
 
 import pytest
 
-from tests.scripted_server import ScriptedServer
+from compat.testing import FaultServer
 
 
 @pytest.fixture
-def server() -> Iterator[ScriptedServer]:
-    """A scripted HTTP server on 127.0.0.1, closed after the test."""
-    srv = ScriptedServer()
-    try:
-        yield srv
-    finally:
-        srv.close()
+def server(fault_server: FaultServer) -> FaultServer:
+    """compat's fault server (the pytest plugin's ``fault_server``), under a short name."""
+    return fault_server
 
 
 _open_clients: list[Any] = []

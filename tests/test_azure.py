@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 import compat
+from compat.testing import FaultServer
 from tests.azure_bodies import APIM, CASES, FILTERED_PROMPT, TPM_MESSAGE
 from tests.conftest import track
-from tests.scripted_server import ScriptedServer
 from tests.test_from_response import check
 
 openai = pytest.importorskip("openai")
@@ -40,7 +40,7 @@ def test_raw_answers_without_azure_headers(
     check(compat.from_response(status, bare, body, provider="azure"), expected)
 
 
-def azure_client(server: ScriptedServer) -> Any:
+def azure_client(server: FaultServer) -> Any:
     return track(
         openai.AzureOpenAI(
             azure_endpoint=server.url,
@@ -54,7 +54,7 @@ def azure_client(server: ScriptedServer) -> Any:
 @needs_v1
 @pytest.mark.parametrize(("name", "status", "headers", "body", "expected"), CASES, ids=IDS)
 def test_azure_openai_client(
-    server: ScriptedServer,
+    server: FaultServer,
     name: str,
     status: int,
     headers: dict[str, str],
@@ -73,12 +73,12 @@ def test_azure_openai_client(
         error.request_id,
         error.status,
     )
-    assert "/openai/deployments/gpt4o-deployment/chat/completions" in server.requests[0]["path"]
-    assert "api-version=2024-06-01" in server.requests[0]["path"]
+    assert "/openai/deployments/gpt4o-deployment/chat/completions" in server.requests[0].path
+    assert "api-version=2024-06-01" in server.requests[0].path
 
 
 @needs_v1
-def test_async_azure_client(server: ScriptedServer) -> None:
+def test_async_azure_client(server: FaultServer) -> None:
     """openai.AsyncAzureOpenAI too."""
     import asyncio
 
@@ -102,7 +102,7 @@ def test_async_azure_client(server: ScriptedServer) -> None:
 
 
 @needs_v1
-def test_content_filter_detail(server: ScriptedServer) -> None:
+def test_content_filter_detail(server: FaultServer) -> None:
     """The per-category verdicts of a filtered prompt are structured data."""
     server.push(400, dict(APIM), FILTERED_PROMPT)
     with pytest.raises(openai.BadRequestError) as info:
@@ -168,7 +168,7 @@ def test_a_filtered_choice_among_others_is_not_an_error() -> None:
 
 
 @needs_v1
-def test_content_filter_finish_reason_error(server: ScriptedServer) -> None:
+def test_content_filter_finish_reason_error(server: FaultServer) -> None:
     """The v1 ContentFilterFinishReasonError from an Azure completion carries the verdicts."""
     pydantic = pytest.importorskip("pydantic")
 
@@ -191,7 +191,7 @@ def test_content_filter_finish_reason_error(server: ScriptedServer) -> None:
 
 
 @needs_v1
-def test_resource_not_found_names_version_and_path(server: ScriptedServer) -> None:
+def test_resource_not_found_names_version_and_path(server: FaultServer) -> None:
     """A bare 404 "Resource not found" says which api-version and path to check."""
     server.push(404, dict(APIM), {"error": {"code": "404", "message": "Resource not found"}})
     client = track(
@@ -247,7 +247,7 @@ def test_client_request_id_is_not_the_request_id() -> None:
 @needs_legacy
 @pytest.mark.parametrize(("name", "status", "headers", "body", "expected"), CASES, ids=IDS)
 def test_legacy_sdk_with_api_type_azure(
-    server: ScriptedServer,
+    server: FaultServer,
     name: str,
     status: int,
     headers: dict[str, str],
@@ -268,7 +268,7 @@ def test_legacy_sdk_with_api_type_azure(
     check(error, expected)
     assert error is not None
     assert "azure" == error.provider
-    assert "/openai/deployments/gpt4/chat/completions" in server.requests[0]["path"]
+    assert "/openai/deployments/gpt4/chat/completions" in server.requests[0].path
 
 
 def test_azure_shape_without_azure_headers() -> None:

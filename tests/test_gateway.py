@@ -12,7 +12,7 @@ import pytest
 
 import compat
 from compat._envelopes import SEED_GATEWAY
-from tests.scripted_server import ScriptedServer
+from compat.testing import FaultServer, faults
 
 KEY, SECRET = "gwkey-1234567890", "gwsecret-abcdefghij"
 COMPLETION = {
@@ -50,18 +50,10 @@ def envelope(code: Any, response: Any = None, reason: str = "", error: str = "")
 
 
 @pytest.fixture
-def gateway(server: ScriptedServer) -> Any:
+def gateway(server: FaultServer) -> Any:
     """The server checks the gateway's query-string auth; a client points at it."""
 
-    def rule(srv: ScriptedServer) -> Any:
-        query = parse_qs(urlparse(srv.requests[-1]["path"]).query)
-        if query.get("key") != [KEY] or query.get("secret") != [SECRET]:
-            return srv.answer(
-                200, {}, envelope("4005", reason="Invalid authentication credentials")
-            )
-        return None
-
-    server.rule = rule
+    server.gateway_credentials = (KEY, SECRET)
     client = compat.GatewayClient(
         KEY, SECRET, base_url=server.url + "/openai/custom", timeout=(2, 2)
     )
@@ -73,9 +65,7 @@ SEED_CASES = [(code, kind.value) for code, kind in SEED_GATEWAY.kinds.items()]
 
 
 @pytest.mark.parametrize(("code", "kind"), SEED_CASES)
-def test_every_code_under_http_200(
-    server: ScriptedServer, gateway: Any, code: str, kind: str
-) -> None:
+def test_every_code_under_http_200(server: FaultServer, gateway: Any, code: str, kind: str) -> None:
     """Each code of the seed table, delivered with HTTP 200, raises its kind with code,
     request id and billing kept."""
     server.push(200, {}, envelope(code, reason=f"reason {code}", error=f"error {code}"))
@@ -93,7 +83,7 @@ def test_every_code_under_http_200(
 
 
 @pytest.mark.parametrize("code", ["4008", "4016", "4000"])
-def test_codes_under_an_error_status(server: ScriptedServer, gateway: Any, code: str) -> None:
+def test_codes_under_an_error_status(server: FaultServer, gateway: Any, code: str) -> None:
     """The envelope's code decides even when the gateway also sends an HTTP error status."""
     server.push(503, {}, envelope(code))
     with pytest.raises(compat.LLMError) as info:
@@ -102,7 +92,7 @@ def test_codes_under_an_error_status(server: ScriptedServer, gateway: Any, code:
 
 
 @pytest.mark.parametrize("code", [4008, "4008 ", 4013])
-def test_numeric_codes(server: ScriptedServer, gateway: Any, code: Any) -> None:
+def test_numeric_codes(server: FaultServer, gateway: Any, code: Any) -> None:
     """error_code given as a number (or with stray spaces) is read like the string."""
     server.push(200, {}, envelope(code))
     with pytest.raises(compat.LLMError) as info:
@@ -110,19 +100,19 @@ def test_numeric_codes(server: ScriptedServer, gateway: Any, code: Any) -> None:
     assert str(code).strip() == info.value.code
 
 
-def test_success_returns_the_upstream_answer(server: ScriptedServer, gateway: Any) -> None:
+def test_success_returns_the_upstream_answer(server: FaultServer, gateway: Any) -> None:
     """Code 0000 (string or number 0) returns the envelope's response."""
     server.push(200, {}, envelope("0000", COMPLETION))
     assert COMPLETION == gateway.call("v1/completions", {"prompt": "hi", "max_tokens": 20})
     server.push(200, {}, envelope(0, COMPLETION))
     assert COMPLETION == gateway.call("v1/completions", {"prompt": "hi"})
-    query = parse_qs(urlparse(server.requests[0]["path"]).query)
+    query = parse_qs(urlparse(server.requests[0].path).query)
     assert ["v1/completions"] == query["method"]
     assert {"prompt": "hi", "max_tokens": 20} == json.loads(query["_o_args"][0])
     assert (["no"], ["json"], ["en"]) == (query["cache"], query["result_type"], query["lang"])
 
 
-def test_nested_upstream_error_decides(server: ScriptedServer, gateway: Any) -> None:
+def test_nested_upstream_error_decides(server: FaultServer, gateway: Any) -> None:
     """The gateway's own example: an upstream tokens-per-minute limit under code 2000 is rate_limited."""
     server.push(200, {}, UPSTREAM_TPM)
     with pytest.raises(compat.RateLimitError) as info:
@@ -137,7 +127,7 @@ def test_nested_upstream_error_decides(server: ScriptedServer, gateway: Any) -> 
     assert UPSTREAM_TPM == error.body
 
 
-def test_nested_upstream_quota_is_quota(server: ScriptedServer, gateway: Any) -> None:
+def test_nested_upstream_quota_is_quota(server: FaultServer, gateway: Any) -> None:
     """An upstream insufficient_quota inside the envelope is quota_exceeded, not retried."""
     upstream = {
         "error": {
@@ -151,12 +141,10 @@ def test_nested_upstream_quota_is_quota(server: ScriptedServer, gateway: Any) ->
         gateway.call("v1/chat/completions")
 
 
-def test_wrong_credentials(server: ScriptedServer) -> None:
+def test_wrong_credentials(server: FaultServer) -> None:
     """The server's auth check answers 4005: authentication, and the secret is nowhere."""
     client = compat.GatewayClient(KEY, "wrong-secret-xyz", base_url=server.url + "/openai/custom")
-    server.rule = lambda srv: srv.answer(
-        200, {}, envelope("4005", reason="Invalid authentication credentials")
-    )
+    server.gateway_credentials = (KEY, SECRET)
     with pytest.raises(compat.AuthenticationError) as info:
         client.call("v1/models")
     client.close()
@@ -182,7 +170,7 @@ def test_wrong_credentials(server: ScriptedServer) -> None:
     ],
 )
 def test_malformed_envelopes(
-    server: ScriptedServer, gateway: Any, status: int, body: Any, kind: str
+    server: FaultServer, gateway: Any, status: int, body: Any, kind: str
 ) -> None:
     """HTML, missing codes, lists and truncated JSON give a clear error, never a crash."""
     server.push(status, {}, body)
@@ -191,7 +179,7 @@ def test_malformed_envelopes(
     assert kind == info.value.kind.value
 
 
-def test_transport_errors_keep_the_original_without_secrets(server: ScriptedServer) -> None:
+def test_transport_errors_keep_the_original_without_secrets(server: FaultServer) -> None:
     """A timeout and a refused connection become timeout / connection, from the requests
     exception, and neither text shows the key or the secret."""
     import requests
@@ -221,7 +209,7 @@ def test_transport_errors_keep_the_original_without_secrets(server: ScriptedServ
 
 
 def test_wrap_retries_the_gateway_by_the_policy(
-    server: ScriptedServer, gateway: Any, caplog: pytest.LogCaptureFixture
+    server: FaultServer, gateway: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     """compat.wrap accepts the client: 4008 is retried, 4016 is not, and logs carry no secret."""
     server.push(200, {}, envelope("4008"))
@@ -240,9 +228,9 @@ def test_wrap_retries_the_gateway_by_the_policy(
     assert SECRET not in repr(wrapped)
 
 
-def test_billed_failures_can_draw_on_the_budget(server: ScriptedServer, gateway: Any) -> None:
+def test_billed_failures_can_draw_on_the_budget(server: FaultServer, gateway: Any) -> None:
     """With count_billed, billed retries spend the budget; 4017 (billed) stops when it is spent."""
-    server.rule = lambda srv: srv.answer(200, {}, envelope("4017"))
+    server.add_rule(lambda request: faults.answer(200, {}, envelope("4017")))
     policy = compat.RetryPolicy(count_billed=True, budget_capacity=2, max_attempts=10)
     with compat.retry_testing(), pytest.raises(compat.APITimeoutError) as info:
         compat.wrap(gateway, policy).call("v1/models")
@@ -250,7 +238,7 @@ def test_billed_failures_can_draw_on_the_budget(server: ScriptedServer, gateway:
     assert 3 == len(server.requests)
 
 
-def test_a_user_registered_gateway(server: ScriptedServer) -> None:
+def test_a_user_registered_gateway(server: FaultServer) -> None:
     """An invented gateway with its own code field, success code and table works end to end."""
     table = compat.GatewayTable(
         name="acme",

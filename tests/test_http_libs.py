@@ -12,12 +12,12 @@ import requests
 import compat
 from adapters._common import kind_by_class
 from adapters.http import HTTPX_CALLER_BUGS, HTTPX_KINDS, REQUESTS_CALLER_BUGS, REQUESTS_KINDS
-from tests.scripted_server import ScriptedServer
+from compat.testing import FaultServer
 
 HTTPX_MODULES = [name for name in ("httpx", "httpx2") if importlib.util.find_spec(name) is not None]
 
 
-def test_requests_timeout(server: ScriptedServer) -> None:
+def test_requests_timeout(server: FaultServer) -> None:
     """requests.ReadTimeout is timeout."""
     server.push(200, {}, {}, delay=2.0)
     with pytest.raises(requests.Timeout) as info:
@@ -37,7 +37,7 @@ def test_requests_connection_refused() -> None:
     assert "k-123456" not in repr(error)
 
 
-def test_requests_connection_reset(server: ScriptedServer) -> None:
+def test_requests_connection_reset(server: FaultServer) -> None:
     """A connection closed without an answer is connection."""
     server.push(200, reset=True)
     with pytest.raises(requests.ConnectionError) as info:
@@ -45,7 +45,7 @@ def test_requests_connection_reset(server: ScriptedServer) -> None:
     assert isinstance(compat.translate(info.value), compat.APIConnectionError)
 
 
-def test_requests_http_error_reads_the_answer(server: ScriptedServer) -> None:
+def test_requests_http_error_reads_the_answer(server: FaultServer) -> None:
     """raise_for_status()'s HTTPError is read as the answer it holds."""
     body = {
         "error": {"message": "quota", "type": "insufficient_quota", "code": "insufficient_quota"}
@@ -59,7 +59,7 @@ def test_requests_http_error_reads_the_answer(server: ScriptedServer) -> None:
     assert (error.request_id, error.status) == ("req_q", 429)
 
 
-def test_requests_json_decode_error(server: ScriptedServer) -> None:
+def test_requests_json_decode_error(server: FaultServer) -> None:
     """A success whose body is not JSON, found by response.json(), is bad_response."""
     server.push(200, {"content-type": "application/json"}, "<html>oops</html>")
     response = requests.get(server.url, timeout=2)
@@ -113,7 +113,7 @@ def test_every_httpx_exception_is_mapped(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", HTTPX_MODULES)
-def test_httpx_transport_errors(server: ScriptedServer, name: str) -> None:
+def test_httpx_transport_errors(server: FaultServer, name: str) -> None:
     """httpx's timeout, refused connection and status error translate by kind."""
     httpx = importlib.import_module(name)
     server.push(200, {}, {}, delay=2.0)

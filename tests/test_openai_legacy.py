@@ -15,8 +15,8 @@ if hasattr(openai, "OpenAI"):
 import compat  # noqa: E402
 from adapters._common import kind_by_class  # noqa: E402
 from adapters.openai_legacy import CLASS_KINDS  # noqa: E402
+from compat.testing import FaultServer  # noqa: E402
 from tests.bodies import CASES  # noqa: E402
-from tests.scripted_server import ScriptedServer  # noqa: E402
 from tests.test_from_response import check  # noqa: E402
 
 KEY = "sk-test-" + "Z" * 40
@@ -24,7 +24,7 @@ MESSAGES = [{"role": "user", "content": "hi"}]
 
 
 @pytest.fixture
-def legacy(server: ScriptedServer) -> Iterator[ScriptedServer]:
+def legacy(server: FaultServer) -> Iterator[FaultServer]:
     """The legacy SDK's global configuration pointed at the scripted server."""
     saved = (openai.api_base, openai.api_key, openai.api_type, openai.api_version)
     openai.api_base, openai.api_key = server.url + "/v1", KEY
@@ -43,7 +43,7 @@ def call(**options: Any) -> BaseException:
     ("name", "status", "headers", "body", "expected"), CASES, ids=[c[0] for c in CASES]
 )
 def test_every_real_answer(
-    legacy: ScriptedServer,
+    legacy: FaultServer,
     name: str,
     status: int,
     headers: dict[str, str],
@@ -76,7 +76,7 @@ def test_every_real_answer(
         (504, "APIError", "timeout"),
     ],
 )
-def test_each_class(legacy: ScriptedServer, status: int, sdk_class: str, kind: str) -> None:
+def test_each_class(legacy: FaultServer, status: int, sdk_class: str, kind: str) -> None:
     """Each class the legacy SDK raises for a status maps to the status's kind."""
     legacy.push(
         status, {"request-id": f"req_{status}"}, {"error": {"message": "failure", "type": None}}
@@ -88,7 +88,7 @@ def test_each_class(legacy: ScriptedServer, status: int, sdk_class: str, kind: s
     assert (kind, status, f"req_{status}") == (error.kind.value, error.status, error.request_id)
 
 
-def test_timeout(legacy: ScriptedServer) -> None:
+def test_timeout(legacy: FaultServer) -> None:
     """openai.error.Timeout is timeout."""
     legacy.push(200, {}, {}, delay=2.0)
     exc = call(request_timeout=0.2)
@@ -97,7 +97,7 @@ def test_timeout(legacy: ScriptedServer) -> None:
     assert isinstance(error, compat.APITimeoutError)
 
 
-def test_connection_error(legacy: ScriptedServer) -> None:
+def test_connection_error(legacy: FaultServer) -> None:
     """openai.error.APIConnectionError is connection."""
     openai.api_base = "http://127.0.0.1:1/v1"
     exc = call()
@@ -107,7 +107,7 @@ def test_connection_error(legacy: ScriptedServer) -> None:
     assert KEY not in str(error)
 
 
-def test_invalid_api_type(legacy: ScriptedServer) -> None:
+def test_invalid_api_type(legacy: FaultServer) -> None:
     """openai.error.InvalidAPIType is invalid_request."""
     openai.api_type = "bogus"
     exc = call()
@@ -117,7 +117,7 @@ def test_invalid_api_type(legacy: ScriptedServer) -> None:
     assert (error.kind, error.retryable) == (compat.ErrorKind.INVALID_REQUEST, False)
 
 
-def test_azure_api_type_sets_the_provider(legacy: ScriptedServer) -> None:
+def test_azure_api_type_sets_the_provider(legacy: FaultServer) -> None:
     """With api_type azure the errors say provider azure."""
     openai.api_type, openai.api_version = "azure", "2023-05-15"
     openai.api_base = legacy.url

@@ -16,20 +16,20 @@ if not hasattr(openai, "OpenAI"):
 import compat  # noqa: E402
 from adapters._common import kind_by_class  # noqa: E402
 from adapters.openai_v1 import CLASS_KINDS  # noqa: E402
+from compat.testing import FaultServer  # noqa: E402
 from tests.bodies import CASES  # noqa: E402
 from tests.conftest import track  # noqa: E402
-from tests.scripted_server import ScriptedServer  # noqa: E402
 from tests.test_from_response import check  # noqa: E402
 
 KEY = "sk-test-" + "Z" * 40
 MESSAGES = [{"role": "user", "content": "hi"}]
 
 
-def client(server: ScriptedServer, **options: Any) -> Any:
+def client(server: FaultServer, **options: Any) -> Any:
     return track(openai.OpenAI(base_url=server.url + "/v1", api_key=KEY, max_retries=0, **options))
 
 
-def call(server: ScriptedServer, **options: Any) -> BaseException:
+def call(server: FaultServer, **options: Any) -> BaseException:
     with pytest.raises(openai.OpenAIError) as info:
         client(server, **options).chat.completions.create(model="gpt-4o", messages=MESSAGES)
     return info.value
@@ -56,7 +56,7 @@ def completion(finish_reason: str, content: str = '{"a": 1') -> dict[str, Any]:
     ("name", "status", "headers", "body", "expected"), CASES, ids=[c[0] for c in CASES]
 )
 def test_every_real_answer_through_the_sync_client(
-    server: ScriptedServer,
+    server: FaultServer,
     name: str,
     status: int,
     headers: dict[str, str],
@@ -79,7 +79,7 @@ def test_every_real_answer_through_the_sync_client(
     ("name", "status", "headers", "body", "expected"), CASES, ids=[c[0] for c in CASES]
 )
 def test_every_real_answer_through_the_async_client(
-    server: ScriptedServer,
+    server: FaultServer,
     name: str,
     status: int,
     headers: dict[str, str],
@@ -122,7 +122,7 @@ def test_every_real_answer_through_the_async_client(
         (529, "InternalServerError", "overloaded"),
     ],
 )
-def test_each_status_class(server: ScriptedServer, status: int, sdk_class: str, kind: str) -> None:
+def test_each_status_class(server: FaultServer, status: int, sdk_class: str, kind: str) -> None:
     """Each status the SDK knows, and those without a class of their own, map to a kind."""
     server.push(
         status, {"x-request-id": f"req_{status}"}, {"error": {"message": "failure", "type": None}}
@@ -134,7 +134,7 @@ def test_each_status_class(server: ScriptedServer, status: int, sdk_class: str, 
     assert (kind, status, f"req_{status}") == (error.kind.value, error.status, error.request_id)
 
 
-def test_timeout(server: ScriptedServer) -> None:
+def test_timeout(server: FaultServer) -> None:
     """APITimeoutError (checked before its parent APIConnectionError) is timeout."""
     server.push(200, {}, completion("stop"), delay=2.0)
     exc = call(server, timeout=0.2)
@@ -155,14 +155,14 @@ def test_connection_refused() -> None:
     assert KEY not in error.message
 
 
-def test_connection_reset(server: ScriptedServer) -> None:
+def test_connection_reset(server: FaultServer) -> None:
     """A connection closed without an answer is connection."""
     server.push(200, reset=True)
     error = compat.translate(call(server))
     assert isinstance(error, compat.APIConnectionError)
 
 
-def test_response_validation_error(server: ScriptedServer) -> None:
+def test_response_validation_error(server: FaultServer) -> None:
     """An answer off the SDK's schema (strict validation) is bad_response."""
     server.push(
         200, {}, {"id": 1, "object": "chat.completion", "choices": "not a list", "created": "x"}
@@ -178,7 +178,7 @@ def test_response_validation_error(server: ScriptedServer) -> None:
     ) == (compat.ErrorKind.BAD_RESPONSE, 200, False)
 
 
-def parse(server: ScriptedServer) -> BaseException:
+def parse(server: FaultServer) -> BaseException:
     pydantic = pytest.importorskip("pydantic")
 
     class Answer(pydantic.BaseModel):  # type: ignore[misc,name-defined]
@@ -192,7 +192,7 @@ def parse(server: ScriptedServer) -> BaseException:
     return info.value
 
 
-def test_length_finish_reason(server: ScriptedServer) -> None:
+def test_length_finish_reason(server: FaultServer) -> None:
     """LengthFinishReasonError is output_truncated, not retryable."""
     server.push(200, {}, completion("length"))
     exc = parse(server)
@@ -203,7 +203,7 @@ def test_length_finish_reason(server: ScriptedServer) -> None:
     assert error.body["choices"][0]["finish_reason"] == "length"
 
 
-def test_content_filter_finish_reason(server: ScriptedServer) -> None:
+def test_content_filter_finish_reason(server: FaultServer) -> None:
     """ContentFilterFinishReasonError is content_filtered."""
     server.push(200, {}, completion("content_filter", ""))
     exc = parse(server)
@@ -213,7 +213,7 @@ def test_content_filter_finish_reason(server: ScriptedServer) -> None:
     assert error.code == "content_filter"
 
 
-def test_error_event_in_a_stream(server: ScriptedServer) -> None:
+def test_error_event_in_a_stream(server: FaultServer) -> None:
     """An error event mid-stream (an APIError with no status) is read by its body."""
     chunk = {
         "id": "c1",
@@ -241,7 +241,7 @@ def test_error_event_in_a_stream(server: ScriptedServer) -> None:
     assert (error.kind, error.status) == (compat.ErrorKind.SERVER_ERROR, None)
 
 
-def test_gateway_envelope_behind_an_error_status(server: ScriptedServer) -> None:
+def test_gateway_envelope_behind_an_error_status(server: FaultServer) -> None:
     """When the SDK keeps no error object (an envelope whose "error" is a string), the whole
     answer is read again from the response."""
     server.push(
@@ -268,7 +268,7 @@ def test_client_side_errors() -> None:
     assert compat.ErrorKind.AUTHENTICATION is error.kind
 
 
-def test_azure_client_sets_the_provider(server: ScriptedServer) -> None:
+def test_azure_client_sets_the_provider(server: FaultServer) -> None:
     """Errors of AzureOpenAI say provider azure."""
     server.push(
         429,
@@ -289,7 +289,7 @@ def test_azure_client_sets_the_provider(server: ScriptedServer) -> None:
         error.kind,
         error.retry_after,
     ) == ("azure", compat.ErrorKind.RATE_LIMITED, 6.0)
-    assert "/openai/deployments/gpt-4o/chat/completions" in server.requests[0]["path"]
+    assert "/openai/deployments/gpt-4o/chat/completions" in server.requests[0].path
 
 
 def sdk_exception_classes() -> list[type]:

@@ -11,7 +11,7 @@ if hasattr(openai, "OpenAI"):
     pytest.skip("the legacy SDK (openai<1) is not installed", allow_module_level=True)
 
 import compat  # noqa: E402
-from tests.scripted_server import ScriptedServer  # noqa: E402
+from compat.testing import FaultServer, faults  # noqa: E402
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 RATE_LIMIT = {
@@ -37,7 +37,7 @@ COMPLETION = {
 
 
 @pytest.fixture
-def legacy(server: ScriptedServer) -> Iterator[ScriptedServer]:
+def legacy(server: FaultServer) -> Iterator[FaultServer]:
     saved = (openai.api_base, openai.api_key, openai.api_type, openai.api_version)
     openai.api_base, openai.api_key, openai.api_type, openai.api_version = (
         server.url + "/v1",
@@ -49,7 +49,7 @@ def legacy(server: ScriptedServer) -> Iterator[ScriptedServer]:
     openai.api_base, openai.api_key, openai.api_type, openai.api_version = saved
 
 
-def test_429_twice_then_success(legacy: ScriptedServer) -> None:
+def test_429_twice_then_success(legacy: FaultServer) -> None:
     """Two 429s with retry-after then 200: success after exactly 3 requests, waits honoured."""
     for _ in range(2):
         legacy.push(429, {"retry-after": "0.2"}, RATE_LIMIT)
@@ -57,11 +57,11 @@ def test_429_twice_then_success(legacy: ScriptedServer) -> None:
     result = compat.wrap(openai).ChatCompletion.create(model="gpt-4", messages=MESSAGES)
     assert "legacy ok" == result["choices"][0]["message"]["content"]
     assert 3 == len(legacy.requests)
-    gaps = [b["at"] - a["at"] for a, b in zip(legacy.requests, legacy.requests[1:])]
+    gaps = [b.at - a.at for a, b in zip(legacy.requests, legacy.requests[1:])]
     assert all(gap >= 0.2 for gap in gaps), gaps
 
 
-def test_quota_is_one_request(legacy: ScriptedServer) -> None:
+def test_quota_is_one_request(legacy: FaultServer) -> None:
     """A quota 429 raises QuotaExceededError from openai.error.RateLimitError after one request."""
     legacy.push(
         429,
@@ -80,11 +80,11 @@ def test_quota_is_one_request(legacy: ScriptedServer) -> None:
     assert 1 == len(legacy.requests)
 
 
-def test_try_again_is_retried_by_the_policy_not_the_sdk(legacy: ScriptedServer) -> None:
+def test_try_again_is_retried_by_the_policy_not_the_sdk(legacy: FaultServer) -> None:
     """409 (TryAgain) is retried by the policy, each attempt one request: the SDK's own
     warm-up loop is turned off."""
-    legacy.rule = lambda srv: srv.answer(
-        409, {}, {"error": {"message": "warming up", "type": None}}
+    legacy.add_rule(
+        lambda request: faults.answer(409, {}, {"error": {"message": "warming up", "type": None}})
     )
     with compat.retry_testing(), pytest.raises(compat.ConflictError):
         compat.wrap(openai, compat.RetryPolicy(max_attempts=3)).ChatCompletion.create(
@@ -93,7 +93,7 @@ def test_try_again_is_retried_by_the_policy_not_the_sdk(legacy: ScriptedServer) 
     assert 3 == len(legacy.requests)
 
 
-def test_async_acreate(legacy: ScriptedServer) -> None:
+def test_async_acreate(legacy: FaultServer) -> None:
     """acreate goes through the policy too."""
     import asyncio
 

@@ -15,8 +15,8 @@ if not hasattr(openai, "OpenAI"):
     pytest.skip("the v1+ SDK is not installed", allow_module_level=True)
 
 import compat  # noqa: E402
+from compat.testing import Fault, FaultServer, Request, faults  # noqa: E402
 from tests.conftest import track  # noqa: E402
-from tests.scripted_server import ScriptedServer  # noqa: E402
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 RATE_LIMIT = {
@@ -65,11 +65,11 @@ def chunk(text: str) -> str:
     return f"data: {json.dumps(body)}\n\n"
 
 
-def sync_client(server: ScriptedServer, **options: Any) -> Any:
+def sync_client(server: FaultServer, **options: Any) -> Any:
     return track(openai.OpenAI(base_url=server.url + "/v1", api_key="sk-test", **options))
 
 
-def test_429_twice_then_success_honours_the_header(server: ScriptedServer) -> None:
+def test_429_twice_then_success_honours_the_header(server: FaultServer) -> None:
     """Two 429s with retry-after, then 200: the call succeeds with exactly 3 requests,
     each retry no earlier than the server asked."""
     for _ in range(2):
@@ -79,11 +79,11 @@ def test_429_twice_then_success_honours_the_header(server: ScriptedServer) -> No
     result = client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
     assert "after the wait" == result.choices[0].message.content
     assert 3 == len(server.requests)
-    gaps = [b["at"] - a["at"] for a, b in zip(server.requests, server.requests[1:])]
+    gaps = [b.at - a.at for a, b in zip(server.requests, server.requests[1:])]
     assert all(gap >= 0.3 for gap in gaps), gaps
 
 
-def test_insufficient_quota_costs_exactly_one_request(server: ScriptedServer) -> None:
+def test_insufficient_quota_costs_exactly_one_request(server: FaultServer) -> None:
     """A quota 429 is raised as QuotaExceededError after one request, from the SDK's error."""
     server.push(429, {"retry-after": "1"}, QUOTA)
     client = compat.wrap(sync_client(server))
@@ -93,7 +93,7 @@ def test_insufficient_quota_costs_exactly_one_request(server: ScriptedServer) ->
     assert 1 == len(server.requests)
 
 
-def test_request_too_large_costs_exactly_one_request(server: ScriptedServer) -> None:
+def test_request_too_large_costs_exactly_one_request(server: FaultServer) -> None:
     """A request over the per-minute limit on its own is not retried."""
     body = {
         "error": {
@@ -109,9 +109,9 @@ def test_request_too_large_costs_exactly_one_request(server: ScriptedServer) -> 
     assert 1 == len(server.requests)
 
 
-def test_outage_stops_at_the_attempt_cap(server: ScriptedServer) -> None:
+def test_outage_stops_at_the_attempt_cap(server: FaultServer) -> None:
     """During a 503 outage the attempts stop at max_attempts."""
-    server.rule = lambda srv: srv.answer(503, {}, OVERLOADED)
+    server.add_rule(lambda request: faults.answer(503, {}, OVERLOADED))
     policy = compat.RetryPolicy(max_attempts=3)
     with compat.retry_testing(), pytest.raises(compat.OverloadedError):
         compat.wrap(sync_client(server), policy).chat.completions.create(
@@ -120,9 +120,9 @@ def test_outage_stops_at_the_attempt_cap(server: ScriptedServer) -> None:
     assert 3 == len(server.requests)
 
 
-def test_outage_stops_at_the_budget(server: ScriptedServer) -> None:
+def test_outage_stops_at_the_budget(server: FaultServer) -> None:
     """During an outage the shared budget ends retries: later calls make one request each."""
-    server.rule = lambda srv: srv.answer(503, {}, OVERLOADED)
+    server.add_rule(lambda request: faults.answer(503, {}, OVERLOADED))
     policy = compat.RetryPolicy(max_attempts=5, budget_capacity=3)
     client = compat.wrap(sync_client(server), policy)
     with compat.retry_testing():
@@ -132,10 +132,12 @@ def test_outage_stops_at_the_budget(server: ScriptedServer) -> None:
     assert 10 + 3 == len(server.requests)
 
 
-def test_sdk_retries_left_on_are_turned_off(server: ScriptedServer) -> None:
+def test_sdk_retries_left_on_are_turned_off(server: FaultServer) -> None:
     """A client built with max_retries=5 makes one request per policy attempt, not six."""
-    server.rule = lambda srv: srv.answer(
-        500, {}, {"error": {"message": "boom", "type": "server_error"}}
+    server.add_rule(
+        lambda request: faults.answer(
+            500, {}, {"error": {"message": "boom", "type": "server_error"}}
+        )
     )
     client = compat.wrap(sync_client(server, max_retries=5), compat.RetryPolicy(max_attempts=2))
     with compat.retry_testing(), pytest.raises(compat.ServerError):
@@ -143,7 +145,7 @@ def test_sdk_retries_left_on_are_turned_off(server: ScriptedServer) -> None:
     assert 2 == len(server.requests)
 
 
-def test_only_compat_errors_escape(server: ScriptedServer) -> None:
+def test_only_compat_errors_escape(server: FaultServer) -> None:
     """A refused connection leaves a wrapped client as APIConnectionError, not the SDK's class."""
     client = compat.wrap(
         openai.OpenAI(base_url="http://127.0.0.1:1/v1", api_key="sk-x"),
@@ -154,7 +156,7 @@ def test_only_compat_errors_escape(server: ScriptedServer) -> None:
     assert isinstance(info.value.__cause__, openai.APIConnectionError)
 
 
-def test_interface_is_kept(server: ScriptedServer) -> None:
+def test_interface_is_kept(server: FaultServer) -> None:
     """Attributes and non-API values of the client pass through unchanged."""
     client = compat.wrap(sync_client(server))
     assert "sk-test" == client.api_key
@@ -170,7 +172,7 @@ def test_interface_is_kept(server: ScriptedServer) -> None:
     assert ["gpt-4o"] == [m.id for m in client.models.list()]
 
 
-def test_async_client(server: ScriptedServer) -> None:
+def test_async_client(server: FaultServer) -> None:
     """AsyncOpenAI through wrap: retried after the server's wait, result returned."""
     server.push(429, {"retry-after-ms": "200"}, RATE_LIMIT)
     server.push(200, {}, completion("async"))
@@ -184,10 +186,10 @@ def test_async_client(server: ScriptedServer) -> None:
 
     assert "async" == asyncio.run(main()).choices[0].message.content
     assert 2 == len(server.requests)
-    assert server.requests[1]["at"] - server.requests[0]["at"] >= 0.2
+    assert server.requests[1].at - server.requests[0].at >= 0.2
 
 
-def test_async_cancellation_is_not_retried(server: ScriptedServer) -> None:
+def test_async_cancellation_is_not_retried(server: FaultServer) -> None:
     """Cancelling a wrapped async call during its wait stops it; no further request is made."""
     server.push(429, {"retry-after": "20"}, RATE_LIMIT)
 
@@ -210,7 +212,7 @@ def test_async_cancellation_is_not_retried(server: ScriptedServer) -> None:
     assert 1 == len(server.requests)
 
 
-def test_azure_client(server: ScriptedServer) -> None:
+def test_azure_client(server: FaultServer) -> None:
     """AzureOpenAI through wrap: Azure's 429 message wait is honoured, provider azure."""
     body = {"error": {"code": "429", "message": "Rate limit is exceeded. Try again in 1 seconds."}}
     server.push(429, {"apim-request-id": "apim-1"}, body)
@@ -226,7 +228,7 @@ def test_azure_client(server: ScriptedServer) -> None:
     assert [("azure", 1.0)] == [(e.provider, e.retry_after) for e in seen]
 
 
-def test_stream_error_before_the_first_chunk_is_retried(server: ScriptedServer) -> None:
+def test_stream_error_before_the_first_chunk_is_retried(server: FaultServer) -> None:
     """A stream whose first event is an error is retried like a failed request."""
     error_event = {
         "error": {
@@ -246,7 +248,7 @@ def test_stream_error_before_the_first_chunk_is_retried(server: ScriptedServer) 
     assert 2 == len(server.requests)
 
 
-def test_stream_error_mid_stream_is_translated_not_retried(server: ScriptedServer) -> None:
+def test_stream_error_mid_stream_is_translated_not_retried(server: FaultServer) -> None:
     """An error after the first chunk leaves as a compat error; no second request is made."""
     error_event = {
         "error": {
@@ -274,22 +276,22 @@ def test_stream_error_mid_stream_is_translated_not_retried(server: ScriptedServe
     assert 1 == len(server.requests)
 
 
-def test_concurrent_calls_share_one_cooldown(server: ScriptedServer) -> None:
+def test_concurrent_calls_share_one_cooldown(server: FaultServer) -> None:
     """Threads and asyncio tasks through one policy meet one 429 with retry-after: the others
     wait for the cooldown instead of collecting their own 429s."""
     closed_until = [0.0]
     lock = threading.Lock()
 
-    def rule(srv: ScriptedServer) -> Any:
+    def rule(request: Request) -> Fault:
         with lock:
             now = time.monotonic()
             if closed_until[0] == 0.0:
                 closed_until[0] = now + 0.5
             if now < closed_until[0]:
-                return srv.answer(429, {"retry-after": "0.5"}, RATE_LIMIT)
-        return srv.answer(200, {}, completion("ok"))
+                return faults.answer(429, {"retry-after": "0.5"}, RATE_LIMIT)
+        return faults.answer(200, {}, completion("ok"))
 
-    server.rule = rule
+    server.add_rule(rule)
     policy = compat.RetryPolicy(probe_concurrency=1)
     sync = compat.wrap(sync_client(server), policy)
     results: list[str] = []

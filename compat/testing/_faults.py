@@ -1,0 +1,556 @@
+"""What the fault server received (:class:`Request`), what it sent (:class:`Answer`), and
+the failures it can send (:class:`Fault` and the functions that make them).
+
+A fault is rendered for the request it answers: the same ``rate_limited()`` is an
+OpenAI 429 with ``retry-after-ms`` and ``x-ratelimit-*`` headers on ``/v1/...``, an
+Azure 429 with ``apim-request-id`` and its own message on
+``/openai/deployments/...``, and code 4008 in an envelope under HTTP 200 on the
+gateway's ``/openai/custom``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+
+from compat.testing import _bodies
+
+OPENAI, AZURE, GATEWAY = "openai", "azure", "gateway"
+SIGNALS = ("precise", "integer", "message", "none")
+
+
+@attrs.define(eq=False)
+class Request:
+    """One request the server received, and (once sent) its :class:`Answer`."""
+
+    index: int
+    method: str
+    path: str
+    route: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: bytes
+    json: Any
+    at: float
+    flavour: str
+    endpoint: str
+    model: str | None
+    stream: bool
+    #: Headers a rule adds to whatever answer is sent (a token bucket's ``x-ratelimit-*``).
+    extra_headers: dict[str, str] = attrs.Factory(dict)
+    answer: Answer | None = None
+
+    @property
+    def request_id(self) -> str:
+        return f"compat{self.index:010d}"
+
+    def header(self, name: str) -> str | None:
+        name = name.lower()
+        for key, value in self.headers.items():
+            if key.lower() == name:
+                return value
+        return None
+
+
+@attrs.frozen
+class Answer:
+    """What the server sends: a status, headers and a body, or streamed chunks.
+
+    *delay* holds it back; *reset* closes the connection without answering;
+    *chunks* are sent with chunked transfer encoding, and *cut* closes the
+    connection after them instead of ending the stream. *fault* names what made it
+    and *summary* says what it is in a few words.
+    """
+
+    status: int
+    headers: Mapping[str, str] = attrs.field(factory=dict)
+    body: bytes = b""
+    chunks: tuple[bytes, ...] | None = None
+    delay: float = 0.0
+    reset: bool = False
+    cut: bool = False
+    fault: str = "success"
+    summary: str = ""
+
+
+@attrs.frozen
+class Fault:
+    """A failure (or a success) to send, rendered for the request it answers."""
+
+    name: str
+    render: Callable[[Request], Answer] = attrs.field(repr=False)
+
+    def __call__(self, request: Request) -> Answer:
+        return self.render(request)
+
+
+def encode(body: Any) -> bytes:
+    if body is None:
+        return b""
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    return json.dumps(body).encode("utf-8")
+
+
+def _json(
+    request: Request,
+    status: int,
+    body: Any,
+    headers: Mapping[str, str] | None = None,
+    *,
+    fault: str,
+    summary: str,
+    delay: float = 0.0,
+) -> Answer:
+    out = {"content-type": "application/json", **_ids(request), **(headers or {})}
+    return Answer(status, out, encode(body), delay=delay, fault=fault, summary=summary)
+
+
+def _ids(request: Request) -> dict[str, str]:
+    if request.flavour == AZURE:
+        return {"apim-request-id": request.request_id, "x-ms-region": "East US"}
+    if request.flavour == OPENAI:
+        return {"x-request-id": f"req_{request.request_id}", "openai-processing-ms": "12"}
+    return {}
+
+
+def envelope(request: Request, code: str, response: Any = None, reason: str = "") -> dict[str, Any]:
+    """The seed gateway's envelope around *response* with *code*."""
+    return {
+        "response": response if response is not None else [],
+        "error": "" if code == "0000" else reason,
+        "reason": reason,
+        "error_code": code,
+        "request_id": f"1.{request.request_id}",
+    }
+
+
+def _gateway(
+    request: Request, code: str, reason: str, *, fault: str, response: Any = None
+) -> Answer:
+    body = envelope(request, code, response, reason)
+    said = f": {reason}" if reason else " around the upstream's answer"
+    return _json(request, 200, body, fault=fault, summary=f"200 envelope, code {code}{said}")
+
+
+def _openai_error(
+    message: str, type_: str | None, code: str | None, param: str | None = None
+) -> dict[str, Any]:
+    return {"error": {"message": message, "type": type_, "param": param, "code": code}}
+
+
+def _azure_error(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, **extra}}
+
+
+# ---------------------------------------------------------------------- success
+
+
+def _success(request: Request, delay: float = 0.0) -> Answer:
+    if request.flavour == GATEWAY:
+        upstream = _bodies.success(request)
+        answer = _gateway(request, "0000", "", fault="success", response=upstream)
+        return attrs.evolve(answer, delay=delay, summary="200 envelope, code 0000 (success)")
+    if request.stream:
+        headers = {"content-type": "text/event-stream", **_ids(request)}
+        chunks = tuple(_bodies.stream(request))
+        return Answer(
+            200,
+            headers,
+            chunks=chunks,
+            delay=delay,
+            fault="success",
+            summary=f"200 stream of {len(chunks)} events",
+        )
+    body = _bodies.success(request)
+    kind = body.get("object", "ok") if isinstance(body, dict) else "ok"
+    return _json(request, 200, body, fault="success", summary=f"200 {kind}", delay=delay)
+
+
+def success() -> Fault:
+    """A realistic success for the request's endpoint (streamed when it asked to stream)."""
+    return Fault("success", _success)
+
+
+def slow(seconds: float, then: Fault | None = None) -> Fault:
+    """*then* (a success by default), held back *seconds*: enough to trip a client's timeout."""
+
+    def render(request: Request) -> Answer:
+        answer = (then or success())(request)
+        return attrs.evolve(
+            answer, delay=answer.delay + seconds, summary=f"{answer.summary} after {seconds:g} s"
+        )
+
+    return Fault("slow", render)
+
+
+def answer(
+    status: int,
+    headers: Mapping[str, str] | None = None,
+    body: Any = None,
+    *,
+    delay: float = 0.0,
+    reset: bool = False,
+) -> Fault:
+    """Exactly this answer. A dict or list body is sent as JSON, text as HTML."""
+    out = dict(headers or {})
+    if body is not None and not any(k.lower() == "content-type" for k in out):
+        out["content-type"] = "application/json" if isinstance(body, (dict, list)) else "text/html"
+    fixed = Answer(
+        status,
+        out,
+        encode(body),
+        delay=delay,
+        reset=reset,
+        fault="answer",
+        summary="connection reset" if reset else f"{status} as scripted",
+    )
+    return Fault("answer", lambda request: fixed)
+
+
+# ---------------------------------------------------------------------- rate limits and quota
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 1:
+        return f"{max(1, math.ceil(seconds * 1000))}ms"
+    return f"{seconds:.3g}s"
+
+
+def rate_limited(retry_after: float = 1.0, signal: str = "precise") -> Fault:
+    """A 429 rate limit asking to wait *retry_after* seconds.
+
+    *signal* says how the wait is told: ``precise`` (``retry-after-ms``,
+    ``retry-after`` and ``x-ratelimit-*`` headers, and the message), ``integer``
+    (``retry-after`` in whole seconds, rounded up, and no wait in the message),
+    ``message`` (only "Please try again in ..." in the message) or ``none``.
+    """
+    if signal not in SIGNALS:
+        raise ValueError(f"signal must be one of {', '.join(SIGNALS)}, not {signal!r}")
+    ms = max(1, math.ceil(retry_after * 1000))
+    whole = max(1, math.ceil(retry_after))
+    headers: dict[str, str] = {}
+    if signal == "precise":
+        headers = {
+            "retry-after-ms": str(ms),
+            "retry-after": str(whole),
+            "x-ratelimit-limit-requests": "60",
+            "x-ratelimit-remaining-requests": "0",
+            "x-ratelimit-reset-requests": _duration(retry_after),
+        }
+    elif signal == "integer":
+        headers = {"retry-after": str(whole)}
+    told = signal in ("precise", "message")
+    summary = f"429 rate limit, wait {retry_after:g} s ({signal})"
+
+    def render(request: Request) -> Answer:
+        if request.flavour == GATEWAY:
+            return _gateway(
+                request, "4008", "Rate limit reached, please slow down", fault="rate_limited"
+            )
+        if request.flavour == AZURE:
+            hint = f" Please retry after {whole} second{'s' if whole != 1 else ''}." if told else ""
+            message = (
+                "Requests to the ChatCompletions_Create Operation under Azure OpenAI API version "
+                f"{request.query.get('api-version', '2024-06-01')} have exceeded token rate limit of your "
+                f"current OpenAI S0 pricing tier.{hint} Please go here: https://aka.ms/oai/quotaincrease "
+                "if you would like to further increase the default rate limit."
+            )
+            body = _azure_error("429", message)
+        else:
+            hint = f" Please try again in {_duration(retry_after)}." if told else ""
+            message = (
+                f"Rate limit reached for {request.model or 'gpt-4o'} in organization org-compat on requests "
+                f"per min (RPM): Limit 60, Used 60, Requested 1.{hint} Visit "
+                "https://platform.openai.com/account/rate-limits to learn more."
+            )
+            body = _openai_error(message, "requests", "rate_limit_exceeded")
+        return _json(request, 429, body, headers, fault="rate_limited", summary=summary)
+
+    return Fault("rate_limited", render)
+
+
+def quota_exceeded() -> Fault:
+    """The 429 that means the money is gone: ``insufficient_quota`` (gateway code 4013)."""
+
+    def render(request: Request) -> Answer:
+        if request.flavour == GATEWAY:
+            return _gateway(request, "4013", "Insufficient balance", fault="quota_exceeded")
+        if request.flavour == AZURE:
+            body = _azure_error(
+                "403",
+                "Out of call volume quota for AzureOpenAI. Quota will be replenished in 2.01:55:44.",
+            )
+            return _json(
+                request, 403, body, fault="quota_exceeded", summary="403 out of call volume quota"
+            )
+        body = _openai_error(
+            "You exceeded your current quota, please check your plan and billing details. For more "
+            "information on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors.",
+            "insufficient_quota",
+            "insufficient_quota",
+        )
+        return _json(request, 429, body, fault="quota_exceeded", summary="429 insufficient_quota")
+
+    return Fault("quota_exceeded", render)
+
+
+# ---------------------------------------------------------------------- server failures
+
+
+def server_error(status: int = 500) -> Fault:
+    """A 500 (or *status*) from the service; gateway code 4000."""
+
+    def render(request: Request) -> Answer:
+        message = "The server had an error while processing your request. Sorry about that!"
+        if request.flavour == GATEWAY:
+            return _gateway(request, "4000", "Upstream server error", fault="server_error")
+        if request.flavour == AZURE:
+            body = _azure_error("InternalServerError", message)
+        else:
+            body = _openai_error(message, "server_error", None)
+        return _json(request, status, body, fault="server_error", summary=f"{status} server error")
+
+    return Fault("server_error", render)
+
+
+def overloaded() -> Fault:
+    """A 503 "engine overloaded"; gateway code 4009."""
+
+    def render(request: Request) -> Answer:
+        if request.flavour == GATEWAY:
+            return _gateway(
+                request, "4009", "The upstream service is overloaded", fault="overloaded"
+            )
+        if request.flavour == AZURE:
+            body = _azure_error(
+                "ServiceUnavailable",
+                "The service is temporarily unable to process your request. Please try again later.",
+            )
+        else:
+            body = _openai_error(
+                "The engine is currently overloaded, please try again later.", "server_error", None
+            )
+        return _json(request, 503, body, fault="overloaded", summary="503 overloaded")
+
+    return Fault("overloaded", render)
+
+
+HTML_PAGES = {
+    502: "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n",
+    503: "<!DOCTYPE html><html><head><title>503 Service Temporarily Unavailable</title></head><body><h1>Service Temporarily Unavailable</h1><p>The server is temporarily unable to service your request due to maintenance downtime or capacity problems. Please try again later.</p></body></html>",
+    504: "<html>\r\n<head><title>504 Gateway Time-out</title></head>\r\n<body>\r\n<center><h1>504 Gateway Time-out</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n",
+    520: '<!DOCTYPE html>\n<html lang="en-US"><head><title>api.openai.com | 520: Web server is returning an unknown error</title></head><body><div id="cf-wrapper"><h1>Web server is returning an unknown error <span class="code-label">Error code 520</span></h1><p>Cloudflare Ray ID: <strong>8a1b2c3d4e5f6a7b</strong></p></div></body></html>',
+}
+
+
+def html_page(status: int = 502) -> Fault:
+    """An HTML error page from a proxy in front of the service (nginx, Cloudflare)."""
+    page = HTML_PAGES.get(status, HTML_PAGES[502].replace("502 Bad Gateway", f"{status} Error"))
+
+    def render(request: Request) -> Answer:
+        headers = {
+            "content-type": "text/html",
+            "server": "nginx" if status != 520 else "cloudflare",
+        }
+        return Answer(
+            status,
+            headers,
+            page.encode(),
+            fault="html_page",
+            summary=f"{status} HTML page from a proxy",
+        )
+
+    return Fault("html_page", render)
+
+
+def reset() -> Fault:
+    """Close the connection without answering (TCP reset)."""
+    return Fault(
+        "reset", lambda request: Answer(0, reset=True, fault="reset", summary="connection reset")
+    )
+
+
+def stream_error(after: int = 2) -> Fault:
+    """A stream that sends *after* events, then an error event; a 500 to a request that
+    did not ask to stream."""
+
+    def render(request: Request) -> Answer:
+        if not request.stream or request.flavour == GATEWAY:
+            return server_error()(request)
+        good = _success(request)
+        event = _bodies.sse(
+            _openai_error(
+                "The server had an error while processing your request.", "server_error", None
+            )
+        )
+        chunks = (*(good.chunks or ())[:after], event)
+        return attrs.evolve(
+            good,
+            chunks=chunks,
+            fault="stream_error",
+            summary=f"200 stream, error event after {after} events",
+        )
+
+    return Fault("stream_error", render)
+
+
+def stream_reset(after: int = 2) -> Fault:
+    """A stream cut off after *after* events; a reset to a request that did not ask to stream."""
+
+    def render(request: Request) -> Answer:
+        if not request.stream or request.flavour == GATEWAY:
+            return reset()(request)
+        good = _success(request)
+        chunks = (good.chunks or ())[:after]
+        return attrs.evolve(
+            good,
+            chunks=chunks,
+            cut=True,
+            fault="stream_reset",
+            summary=f"200 stream, cut after {after} events",
+        )
+
+    return Fault("stream_reset", render)
+
+
+# ---------------------------------------------------------------------- client errors
+
+
+def unauthorized() -> Fault:
+    """A 401 for a wrong key; gateway code 4005."""
+
+    def render(request: Request) -> Answer:
+        if request.flavour == GATEWAY:
+            return _gateway(
+                request, "4005", "Invalid authentication credentials", fault="unauthorized"
+            )
+        if request.flavour == AZURE:
+            body = _azure_error(
+                "401",
+                "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a "
+                "valid key for an active subscription and use a correct regional API endpoint for your resource.",
+            )
+        else:
+            body = _openai_error(
+                "Incorrect API key provided: sk-test****. You can find your API key at "
+                "https://platform.openai.com/account/api-keys.",
+                "invalid_request_error",
+                "invalid_api_key",
+            )
+        return _json(request, 401, body, fault="unauthorized", summary="401 invalid key")
+
+    return Fault("unauthorized", render)
+
+
+def context_length() -> Fault:
+    """A 400 ``context_length_exceeded``; through the gateway, code 2000 around the upstream error."""
+
+    def render(request: Request) -> Answer:
+        body = _openai_error(
+            "This model's maximum context length is 128000 tokens. However, your messages resulted in "
+            "130412 tokens. Please reduce the length of the messages.",
+            "invalid_request_error",
+            "context_length_exceeded",
+            "messages",
+        )
+        if request.flavour == GATEWAY:
+            return _gateway(request, "2000", "", fault="context_length", response=body)
+        return _json(
+            request, 400, body, fault="context_length", summary="400 context_length_exceeded"
+        )
+
+    return Fault("context_length", render)
+
+
+def content_filtered() -> Fault:
+    """Azure's 400 ``content_filter`` with its per-category verdicts (for every flavour)."""
+
+    def render(request: Request) -> Answer:
+        body = {
+            "error": {
+                "message": "The response was filtered due to the prompt triggering Azure OpenAI's content "
+                "management policy. Please modify your prompt and retry.",
+                "type": None,
+                "param": "prompt",
+                "code": "content_filter",
+                "status": 400,
+                "innererror": {
+                    "code": "ResponsibleAIPolicyViolation",
+                    "content_filter_result": {
+                        "hate": {"filtered": False, "severity": "safe"},
+                        "self_harm": {"filtered": False, "severity": "safe"},
+                        "sexual": {"filtered": False, "severity": "safe"},
+                        "violence": {"filtered": True, "severity": "high"},
+                    },
+                },
+            }
+        }
+        if request.flavour == GATEWAY:
+            return _gateway(request, "2000", "", fault="content_filtered", response=body)
+        return _json(request, 400, body, fault="content_filtered", summary="400 content_filter")
+
+    return Fault("content_filtered", render)
+
+
+def not_found() -> Fault:
+    """A 404 for a model or deployment that does not exist; gateway code 4010."""
+
+    def render(request: Request) -> Answer:
+        if request.flavour == GATEWAY:
+            return _gateway(request, "4010", "Method not found", fault="not_found")
+        if request.flavour == AZURE:
+            body = _azure_error(
+                "DeploymentNotFound",
+                "The API deployment for this resource does not exist. If you created the deployment within "
+                "the last 5 minutes, please wait a moment and try again.",
+            )
+        else:
+            model = request.model or "gpt-5"
+            body = _openai_error(
+                f"The model `{model}` does not exist or you do not have access to it.",
+                "invalid_request_error",
+                "model_not_found",
+            )
+        return _json(request, 404, body, fault="not_found", summary="404 not found")
+
+    return Fault("not_found", render)
+
+
+def gateway_code(code: str, reason: str = "", response: Any = None) -> Fault:
+    """The seed gateway's envelope with *code* under HTTP 200, whatever the request's flavour."""
+    name = f"gateway_{code}"
+
+    def render(request: Request) -> Answer:
+        return _gateway(
+            request, code, reason or f"gateway code {code}", fault=name, response=response
+        )
+
+    return Fault(name, render)
+
+
+#: Every named fault with its default arguments: the standalone server's ``--faults`` choices.
+NAMED: dict[str, Callable[[], Fault]] = {
+    "rate_limited": lambda: rate_limited(0.05),
+    "rate_limited_integer": lambda: rate_limited(1.0, "integer"),
+    "rate_limited_message": lambda: rate_limited(0.05, "message"),
+    "rate_limited_bare": lambda: rate_limited(0.05, "none"),
+    "quota_exceeded": quota_exceeded,
+    "server_error": server_error,
+    "overloaded": overloaded,
+    "html_page": html_page,
+    "reset": reset,
+    "stream_error": stream_error,
+    "stream_reset": stream_reset,
+    "unauthorized": unauthorized,
+    "context_length": context_length,
+    "content_filtered": content_filtered,
+    "not_found": not_found,
+    "gateway_timeout": lambda: gateway_code("4017", "Upstream request timed out"),
+}

@@ -1,0 +1,56 @@
+"""The failures the fault server sends, each rendered for the request it answers
+(OpenAI, Azure OpenAI or the seed gateway)."""
+
+from __future__ import annotations
+
+from compat.testing._faults import (
+    HTML_PAGES,
+    NAMED,
+    SIGNALS,
+    Answer,
+    Fault,
+    Request,
+    answer,
+    content_filtered,
+    context_length,
+    envelope,
+    gateway_code,
+    html_page,
+    not_found,
+    overloaded,
+    quota_exceeded,
+    rate_limited,
+    reset,
+    server_error,
+    slow,
+    stream_error,
+    stream_reset,
+    success,
+    unauthorized,
+)
+
+__all__ = [
+    "HTML_PAGES",
+    "NAMED",
+    "SIGNALS",
+    "Answer",
+    "Fault",
+    "Request",
+    "answer",
+    "content_filtered",
+    "context_length",
+    "envelope",
+    "gateway_code",
+    "html_page",
+    "not_found",
+    "overloaded",
+    "quota_exceeded",
+    "rate_limited",
+    "reset",
+    "server_error",
+    "slow",
+    "stream_error",
+    "stream_reset",
+    "success",
+    "unauthorized",
+]
