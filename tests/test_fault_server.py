@@ -1,0 +1,417 @@
+"""The fault server itself: its rules' arithmetic, scripts, counts, flavours and the serve command."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from typing import Any
+
+import pytest
+import requests
+
+import compat
+from compat.testing import (
+    FaultServer,
+    Outage,
+    Quota,
+    RandomFaults,
+    Request,
+    TokenBucket,
+    faults,
+    rules_from_options,
+)
+from compat.testing._faults import AZURE, GATEWAY, OPENAI
+
+CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
+PATHS = {
+    OPENAI: "/v1/chat/completions",
+    AZURE: "/openai/deployments/gpt4o/chat/completions?api-version=2024-06-01",
+    GATEWAY: "/openai/custom?key=k&secret=s&method=v1/chat/completions&_o_args=" + json.dumps(CHAT),
+}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def request(flavour: str = OPENAI, stream: bool = False) -> Request:
+    """A request as the server parses it, without sending one."""
+    body = json.dumps({**CHAT, "stream": stream}).encode()
+    server = FaultServer.__new__(FaultServer)  # _parse reads nothing from the instance
+    parsed = FaultServer._parse(server, "POST", PATHS[flavour], {}, body)
+    parsed.index = 7
+    return parsed
+
+
+def test_parse_tells_the_flavours_apart() -> None:
+    assert (OPENAI, "chat", "gpt-4o") == (
+        request(OPENAI).flavour,
+        request(OPENAI).endpoint,
+        request(OPENAI).model,
+    )
+    azure = request(AZURE)
+    assert (AZURE, "chat", "gpt4o") == (azure.flavour, azure.endpoint, azure.model)
+    gateway = request(GATEWAY)
+    assert (GATEWAY, "chat", "gpt-4o") == (gateway.flavour, gateway.endpoint, gateway.model)
+    assert request(OPENAI, stream=True).stream
+
+
+# ---------------------------------------------------------------------- rules
+
+
+def test_token_bucket_arithmetic() -> None:
+    clock = Clock()
+    bucket = TokenBucket(rate=20, burst=5, clock=clock)
+    passed = [bucket(request()) is None for _ in range(6)]
+    assert [True] * 5 + [False] == passed
+    # Empty: the next token is 1/20 s away, and the 429 says so exactly.
+    answer = bucket(request())(request())  # type: ignore[misc]
+    assert 429 == answer.status
+    assert "50" == answer.headers["retry-after-ms"]
+    clock.now += 0.025  # half a token
+    answer = bucket(request())(request())  # type: ignore[misc]
+    assert "25" == answer.headers["retry-after-ms"]
+    clock.now += 0.125  # 3 tokens
+    assert [True, True, True, False] == [bucket(request()) is None for _ in range(4)]
+    assert 4 == bucket.limited
+    clock.now += 10  # refills to the burst, not beyond
+    assert 5 == sum(bucket(request()) is None for _ in range(8))
+
+
+def test_token_bucket_tells_its_limits_on_success() -> None:
+    bucket = TokenBucket(rate=10, burst=3, clock=Clock())
+    first = request()
+    assert bucket(first) is None
+    assert {
+        "x-ratelimit-limit-requests": "3",
+        "x-ratelimit-remaining-requests": "2",
+        "x-ratelimit-reset-requests": "100ms",
+    } == first.extra_headers
+    quiet = TokenBucket(rate=10, burst=3, signal="integer", clock=Clock())
+    second = request()
+    assert quiet(second) is None
+    assert {} == second.extra_headers
+
+
+@pytest.mark.parametrize(
+    ("signal", "retry_after", "headers"),
+    [
+        ("precise", 0.25, {"retry-after-ms", "retry-after", "x-ratelimit-remaining-requests"}),
+        ("integer", 1.0, {"retry-after"}),
+        ("message", 0.25, set()),
+        ("none", None, set()),
+    ],
+)
+def test_rate_limit_signals(signal: str, retry_after: float | None, headers: set[str]) -> None:
+    """Each signal mode tells the wait its own way, and compat reads each."""
+    answer = faults.rate_limited(0.25, signal)(request())
+    assert headers == {h for h in answer.headers if "retry" in h or "ratelimit" in h} & headers
+    assert not ({h for h in answer.headers if "retry" in h} - headers)
+    error = compat.from_response(answer.status, answer.headers, answer.body)
+    assert error is not None
+    assert "rate_limited" == error.kind
+    assert retry_after == error.retry_after
+
+
+def test_unknown_signal_is_refused() -> None:
+    with pytest.raises(ValueError, match="signal"):
+        faults.rate_limited(1, "loud")
+    with pytest.raises(ValueError, match="signal"):
+        TokenBucket(1, 1, signal="loud")
+
+
+def test_quota_runs_out() -> None:
+    quota = Quota(2)
+    assert [None, None] == [quota(request()), quota(request())]
+    for _ in range(3):
+        fault = quota(request())
+        assert fault is not None
+        assert "quota_exceeded" == fault.name
+
+
+def test_outage_window() -> None:
+    clock = Clock()
+    outage = Outage(2.0, after=1.0, clock=clock)
+    assert outage(request()) is None
+    clock.now += 1.0
+    fault = outage(request())
+    assert fault is not None
+    assert 503 == fault(request()).status
+    clock.now += 1.999
+    assert outage(request()) is not None
+    clock.now += 0.001
+    assert outage(request()) is None
+
+
+def test_random_faults_share_and_seed() -> None:
+    chosen = [faults.server_error(), faults.reset()]
+    rule = RandomFaults(0.3, chosen, seed=1)
+    hits = [rule(request()) for _ in range(2000)]
+    share = sum(h is not None for h in hits) / len(hits)
+    assert 0.26 < share < 0.34
+    assert {"server_error", "reset"} == {h.name for h in hits if h is not None}
+    again = RandomFaults(0.3, chosen, seed=1)
+    assert [h and h.name for h in hits] == [(f := again(request())) and f.name for _ in range(2000)]
+    assert all(RandomFaults(0.0, chosen)(request()) is None for _ in range(100))
+    assert all(RandomFaults(1.0, chosen)(request()) is not None for _ in range(100))
+    with pytest.raises(ValueError, match="share"):
+        RandomFaults(1.5, chosen)
+    with pytest.raises(ValueError, match="at least one"):
+        RandomFaults(0.5, [])
+
+
+# ---------------------------------------------------------------------- every fault, every flavour
+
+# What compat must make of each fault, per flavour (None: the same for all three).
+EXPECTED: dict[str, dict[str | None, str]] = {
+    "rate_limited": {None: "rate_limited"},
+    "rate_limited_integer": {None: "rate_limited"},
+    "rate_limited_message": {None: "rate_limited"},
+    "rate_limited_bare": {None: "rate_limited"},
+    "quota_exceeded": {None: "quota_exceeded"},
+    "server_error": {None: "server_error"},
+    "overloaded": {None: "overloaded"},
+    "html_page": {None: "server_error"},
+    "stream_error": {None: "server_error"},
+    "unauthorized": {None: "authentication"},
+    "context_length": {None: "context_length_exceeded"},
+    "content_filtered": {None: "content_filtered"},
+    "not_found": {None: "not_found"},
+    "gateway_timeout": {None: "timeout"},
+}
+
+
+@pytest.mark.parametrize("flavour", [OPENAI, AZURE, GATEWAY])
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_every_fault_reads_as_its_kind(name: str, flavour: str) -> None:
+    """Each named fault, rendered for each flavour, is what compat classifies it as, with the
+    provider the flavour implies."""
+    answer = faults.NAMED[name]()(request(flavour))
+    error = compat.from_response(answer.status, answer.headers, answer.body)
+    assert error is not None, answer
+    expected = EXPECTED[name].get(flavour) or EXPECTED[name][None]
+    assert expected == error.kind, (answer.status, answer.body[:300])
+    if name != "html_page":
+        provider = {OPENAI: "openai", AZURE: "azure", GATEWAY: "gateway"}[flavour]
+        if name == "gateway_timeout":
+            provider = "gateway"  # an envelope whatever the path
+        if name == "content_filtered" and flavour == OPENAI:
+            provider = "azure"  # only Azure filters this way, and its body says so
+        assert provider == error.provider
+
+
+@pytest.mark.parametrize("flavour", [OPENAI, AZURE, GATEWAY])
+def test_success_reads_as_success(flavour: str) -> None:
+    answer = faults.success()(request(flavour))
+    assert 200 == answer.status
+    assert compat.from_response(answer.status, answer.headers, answer.body) is None
+
+
+# ---------------------------------------------------------------------- over HTTP
+
+
+def post(server: FaultServer, flavour: str = OPENAI, **kwargs: Any) -> requests.Response:
+    with requests.Session() as session:
+        return session.post(server.url + PATHS[flavour], json=CHAT, timeout=5, **kwargs)
+
+
+def test_script_then_success_and_counts(fault_server: FaultServer) -> None:
+    fault_server.script(faults.overloaded(), faults.rate_limited(0.1), times=2)
+    assert 4 == fault_server.pending
+    statuses = [post(fault_server).status_code for _ in range(6)]
+    assert [503, 429, 503, 429, 200, 200] == statuses
+    assert statuses == fault_server.answered
+    assert 2 == fault_server.count(status=429)
+    assert 2 == fault_server.count(fault="overloaded")
+    assert 2 == fault_server.count(fault="success", flavour=OPENAI)
+    assert {
+        "requests": 6,
+        "by_status": {"503": 2, "429": 2, "200": 2},
+        "by_fault": {"overloaded": 2, "rate_limited": 2, "success": 2},
+    } == fault_server.stats()
+    assert [r.index for r in fault_server.requests] == list(range(6))
+
+
+def test_rules_come_before_the_script(fault_server: FaultServer) -> None:
+    fault_server.add_rule(Quota(1))
+    fault_server.script(faults.server_error())
+    assert [500, 429] == [post(fault_server).status_code for _ in range(2)]
+    assert 0 == fault_server.pending
+
+
+def test_realistic_successes(fault_server: FaultServer) -> None:
+    chat = post(fault_server).json()
+    assert "chat.completion" == chat["object"]
+    assert chat["choices"][0]["message"]["content"]
+    with requests.Session() as session:
+        embedding = session.post(
+            fault_server.openai_url + "/embeddings", json={"input": ["a", "b"], "model": "m"}
+        ).json()
+        assert 2 == len(embedding["data"])
+        response = session.post(
+            fault_server.openai_url + "/responses", json={"input": "hi", "model": "gpt-4o"}
+        ).json()
+        assert "completed" == response["status"]
+        gateway = session.get(fault_server.url + PATHS[GATEWAY]).json()
+        assert "0000" == gateway["error_code"]
+        assert "chat.completion" == gateway["response"]["object"]
+        azure = post(fault_server, AZURE)
+        assert "apim-request-id" in azure.headers
+        assert "prompt_filter_results" in azure.json()
+
+
+def test_stream_is_server_sent_events(fault_server: FaultServer) -> None:
+    with requests.Session() as session:
+        answer = session.post(
+            fault_server.openai_url + "/chat/completions", json={**CHAT, "stream": True}
+        )
+    assert "text/event-stream" == answer.headers["content-type"]
+    events = [line for line in answer.text.split("\n\n") if line]
+    assert "data: [DONE]" == events[-1]
+    assert all(event.startswith("data: {") for event in events[:-1])
+
+
+def test_reset_slow_and_html(fault_server: FaultServer) -> None:
+    fault_server.script(faults.reset(), faults.slow(2.0), faults.html_page(502))
+    with pytest.raises(requests.ConnectionError):
+        post(fault_server)
+    with requests.Session() as session, pytest.raises(requests.Timeout):
+        session.post(fault_server.openai_url + "/chat/completions", json=CHAT, timeout=0.3)
+    page = post(fault_server)
+    assert 502 == page.status_code
+    assert page.text.startswith("<html>")
+    assert [0, 200, 502] == fault_server.answered
+
+
+def test_stream_reset_cuts_the_body(fault_server: FaultServer) -> None:
+    fault_server.script(faults.stream_reset(after=2))
+    with requests.Session() as session:
+        answer = session.post(
+            fault_server.openai_url + "/chat/completions",
+            json={**CHAT, "stream": True},
+            stream=True,
+        )
+        with pytest.raises(requests.exceptions.ChunkedEncodingError):
+            b"".join(answer.iter_content(None))
+
+
+def test_api_key_is_checked(fault_server: FaultServer) -> None:
+    fault_server.api_key = "sk-right"
+    assert 401 == post(fault_server, headers={"authorization": "Bearer sk-wrong"}).status_code
+    assert 200 == post(fault_server, headers={"authorization": "Bearer sk-right"}).status_code
+    assert 200 == post(fault_server, AZURE, headers={"api-key": "sk-right"}).status_code
+
+
+def test_close_wakes_a_held_answer() -> None:
+    server = FaultServer()
+    server.script(faults.slow(30))
+    session = requests.Session()
+    try:
+        started = time.monotonic()
+        import threading
+
+        failed: list[BaseException] = []
+
+        def call() -> None:
+            try:
+                session.post(server.openai_url + "/chat/completions", json=CHAT, timeout=10)
+            except requests.RequestException as exc:
+                failed.append(exc)
+
+        worker = threading.Thread(target=call)
+        worker.start()
+        assert server.wait_for(1)
+        server.close()
+        worker.join(5)
+        assert not worker.is_alive()
+        assert time.monotonic() - started < 5
+        assert failed
+    finally:
+        session.close()
+        server.close()
+
+
+def test_control_endpoints(fault_server: FaultServer) -> None:
+    with requests.Session() as session:
+        configured = session.post(
+            fault_server.url + "/_compat/config", json={"rate": 1, "burst": 1, "signal": "integer"}
+        )
+        assert 200 == configured.status_code
+        assert ["TokenBucket(rate=1, burst=1, signal='integer')"] == configured.json()["rules"]
+        assert [200, 429] == [post(fault_server).status_code for _ in range(2)]
+        stats = session.get(fault_server.url + "/_compat/stats").json()
+        assert {"200": 1, "429": 1} == stats["by_status"]
+        refused = session.post(fault_server.url + "/_compat/config", json={"colour": "red"})
+        assert 400 == refused.status_code
+        assert "colour" in refused.json()["error"]
+        assert 404 == session.get(fault_server.url + "/_compat/nothing").status_code
+
+
+def test_rules_from_options() -> None:
+    rules = rules_from_options(
+        {
+            "rate": 5,
+            "burst": 2,
+            "quota": 10,
+            "outage": 1,
+            "fault_rate": 0.3,
+            "faults": "reset,html_page",
+        }
+    )
+    assert [Outage, Quota, RandomFaults, TokenBucket] == [type(r) for r in rules]
+    assert [] == rules_from_options({})
+    with pytest.raises(ValueError, match="unknown fault"):
+        rules_from_options({"fault_rate": 0.1, "faults": "meteor"})
+
+
+def test_serve_command() -> None:
+    """``python -m compat serve`` prints its URL, serves by its options and stops on a signal."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "compat", "serve", "--port", "0", "--rate", "1", "--burst", "1"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:")
+        with requests.Session() as session:
+            statuses = [
+                session.post(url + "/v1/chat/completions", json=CHAT, timeout=5).status_code
+                for _ in range(2)
+            ]
+            assert [200, 429] == statuses
+            assert 2 == session.get(url + "/_compat/stats", timeout=5).json()["requests"]
+    finally:
+        process.terminate()
+        process.wait(10)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def test_serve_refuses_bad_options() -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "compat",
+            "serve",
+            "--port",
+            "0",
+            "--fault-rate",
+            "0.1",
+            "--faults",
+            "meteor",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert 2 == done.returncode
+    assert "unknown fault" in done.stderr
