@@ -4,8 +4,8 @@ Run: python benchmarks/retry_quality.py [--calls 300] [--rate 20] [--burst 5]
                                          [--strategies compat,sdk,sdk10,tenacity,stamina]
                                          [--modes precise,integer,message] [--outage 20]
 
-N concurrent calls go through the real ``openai.AsyncOpenAI`` to a loopback
-token-bucket server running in its own process. For each strategy and header
+N concurrent calls go through the real ``openai.AsyncOpenAI`` to compat's fault
+server (``python -m compat serve``) with a token bucket, in its own process. For each strategy and header
 mode it prints: completion time divided by the ideal (N - burst) / rate, calls
 that succeeded, attempts and wasted 429s per call, and p99 latency. The outage
 run starts every call during a full 503 outage and prints attempts per call.
@@ -82,9 +82,13 @@ def make_strategy(name: str, base_url: str) -> tuple[Call, Callable[[], Awaitabl
     raise ValueError(name)
 
 
-def control(port: int, path: str, method: str = "GET") -> Any:
+def control(port: int, path: str, options: dict[str, Any] | None = None) -> Any:
+    """The fault server's control endpoints: GET stats, or POST a configuration."""
     request = urllib.request.Request(
-        f"http://127.0.0.1:{port}{path}", method=method, data=b"" if method == "POST" else None
+        f"http://127.0.0.1:{port}/_compat/{path}",
+        method="GET" if options is None else "POST",
+        data=None if options is None else json.dumps(options).encode(),
+        headers={"content-type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read())
@@ -114,8 +118,11 @@ async def run(call: Call, calls: int) -> tuple[float, list[float], int, dict[str
     return time.monotonic() - started, latencies, successes, failures
 
 
-def measure(name: str, port: int, mode: str, calls: int, outage: float) -> dict[str, float]:
-    control(port, f"/reset?mode={mode}&outage={outage}", "POST")
+def measure(
+    name: str, port: int, bucket: tuple[float, float], mode: str, calls: int, outage: float
+) -> dict[str, float]:
+    rate, burst = bucket
+    control(port, "config", {"rate": rate, "burst": burst, "signal": mode, "outage": outage})
     call, close = make_strategy(name, f"http://127.0.0.1:{port}/v1")
 
     async def main() -> tuple[float, list[float], int, dict[str, int]]:
@@ -127,7 +134,7 @@ def measure(name: str, port: int, mode: str, calls: int, outage: float) -> dict[
     elapsed, latencies, successes, failures = asyncio.run(main())
     if failures:
         print(f"    ({name}, {mode}) failures: {failures}")
-    counts = {int(k): v for k, v in control(port, "/stats").items()}
+    counts = {int(k): v for k, v in control(port, "stats")["by_status"].items()}
     latencies.sort()
     return {
         "elapsed": elapsed,
@@ -150,21 +157,18 @@ def main() -> None:
     )
     args = parser.parse_args()
 
+    # compat's fault server in its own process, so that it does not share a GIL with
+    # the client under test; each run reconfigures it through its control endpoint.
     server = subprocess.Popen(
-        [
-            sys.executable,
-            str(Path(__file__).with_name("bucket_server.py")),
-            "--rate",
-            str(args.rate),
-            "--burst",
-            str(args.burst),
-        ],
+        [sys.executable, "-m", "compat", "serve", "--port", "0"],
         stdout=subprocess.PIPE,
         text=True,
+        cwd=Path(__file__).resolve().parents[1],
     )
+    bucket = (args.rate, args.burst)
     try:
         assert server.stdout is not None
-        port = int(server.stdout.readline())
+        port = int(server.stdout.readline().strip().rsplit(":", 1)[1])
         ideal = (args.calls - args.burst) / args.rate
         print(
             f"openai {openai.version.VERSION}; {args.calls} concurrent calls; bucket {args.rate:g}/s, burst {args.burst:g}; "
@@ -177,7 +181,7 @@ def main() -> None:
                 f"  {'strategy':<10} {'time/ideal':>10} {'success':>9} {'attempts/call':>14} {'429s/call':>10} {'p99 s':>7}"
             )
             for name in strategies:
-                r = measure(name, port, mode, args.calls, 0.0)
+                r = measure(name, port, bucket, mode, args.calls, 0.0)
                 print(
                     f"  {name:<10} {r['elapsed'] / ideal:10.2f} {int(r['successes']):5d}/{args.calls:<3d} "
                     f"{r['attempts']:14.2f} {r['wasted']:10.2f} {r['p99']:7.2f}"
@@ -197,7 +201,7 @@ def main() -> None:
             print(f"\noutage: {args.outage:g} s of 503 from the start")
             print(f"  {'strategy':<10} {'attempts/call':>14} {'success':>9} {'time s':>7}")
             for name in strategies:
-                r = measure(name, port, "precise", args.calls, args.outage)
+                r = measure(name, port, bucket, "precise", args.calls, args.outage)
                 print(
                     f"  {name:<10} {r['attempts']:14.2f} {int(r['successes']):5d}/{args.calls:<3d} {r['elapsed']:7.2f}"
                 )

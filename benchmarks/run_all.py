@@ -96,7 +96,7 @@ def main() -> None:
         ("Success path, deadlines, cancellation", "Questions 3 and 6.", run("overhead.py")),
         (
             "Retry quality and outage",
-            "Questions 4 and 5: 300 concurrent calls through the real AsyncOpenAI on a loopback token-bucket server (20/s, burst 5).",
+            "Questions 4 and 5: 300 concurrent calls through the real AsyncOpenAI on compat's fault server (`python -m compat serve`) with a token bucket of 20/s, burst 5.",
             run("retry_quality.py", *retry_args),
         ),
     ]

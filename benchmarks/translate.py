@@ -20,8 +20,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import compat
+from compat.testing import FaultServer
 from tests.bodies import CASES
-from tests.scripted_server import ScriptedServer
 
 REPEATS = 7
 
@@ -47,7 +47,7 @@ def sdk_exceptions() -> list[tuple[str, BaseException]]:
     """Real exceptions of the installed SDK, raised by its client against a loopback server."""
     import openai
 
-    server = ScriptedServer()
+    server = FaultServer()
     found = []
     try:
         for name, status, headers, body, _ in CASES:

@@ -20,10 +20,10 @@ Clock = Callable[[], float]
 class TokenBucket:
     """A request-rate limit: *burst* tokens, refilled at *rate* per second.
 
-    A request that finds a token takes it (and, with ``signal="precise"``, its
-    answer carries ``x-ratelimit-limit/remaining/reset-requests``); one that finds
-    none gets a 429 asking to wait exactly until the next token, told as *signal*
-    says (see :func:`compat.testing.faults.rate_limited`).
+    A request that finds a token takes it; one that finds none gets a 429 asking
+    to wait exactly until the next token, told as *signal* says (see
+    :func:`compat.testing.faults.rate_limited`). With ``signal="precise"`` every
+    answer carries the bucket's ``x-ratelimit-limit/remaining/reset-requests``.
     """
 
     def __init__(
@@ -56,6 +56,8 @@ class TokenBucket:
             return None
         self.limited += 1
         wait = (1 - self.tokens) / self.rate
+        if self.signal == "precise":
+            request.extra_headers.update(self._limits())
         return rate_limited(wait, self.signal)
 
     def _limits(self) -> dict[str, str]:

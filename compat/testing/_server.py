@@ -299,7 +299,8 @@ class FaultServer:
                 fault = self._script.popleft()
         answer = (fault or _faults.success())(request)
         if request.extra_headers and not answer.reset:
-            answer = attrs.evolve(answer, headers={**request.extra_headers, **answer.headers})
+            # The rule knows its limits better than a fault's generic headers.
+            answer = attrs.evolve(answer, headers={**answer.headers, **request.extra_headers})
         request.answer = answer
         return answer
 
