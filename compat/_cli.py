@@ -2,7 +2,8 @@
 
 ``explain`` reads an error as a server sent it (a JSON body, or a whole
 ``curl -i`` transcript with its status line and headers) and prints what compat
-makes of it. ``demo`` runs the SDK and the gateway client through
+makes of it. ``scan`` finds uses of the legacy ``openai.error`` module and
+``--fix`` rewrites them to :mod:`compat.legacy`. ``demo`` runs the SDK and the gateway client through
 ``compat.wrap`` against the fault server under a storm of failures. ``serve``
 runs the fault server standalone.
 """
@@ -101,6 +102,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     demo_cmd.add_argument("--json", action="store_true", help="print only the summary, as JSON")
 
+    scan_cmd = commands.add_parser(
+        "scan",
+        help="find uses of the legacy openai.error module; --fix rewrites them to compat.legacy",
+    )
+    scan_cmd.add_argument("paths", nargs="+", help="files or directories")
+    scan_cmd.add_argument("--fix", action="store_true", help="rewrite in place")
+    scan_cmd.add_argument("--json", action="store_true", help="print JSON")
+
     serve_cmd = commands.add_parser("serve", help="run the fault server until interrupted")
     serve_cmd.add_argument("--host", default="127.0.0.1")
     serve_cmd.add_argument("--port", type=int, default=8765, help="0 picks a free port")
@@ -136,6 +145,10 @@ def main(argv: list[str] | None = None) -> int:
         return demo(json_output=args.json)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "scan":
+        from compat._scan import run as scan
+
+        return scan(args.paths, fix=args.fix, as_json=args.json)
 
     if args.file == "-":
         raw = sys.stdin.buffer.read()

@@ -9,6 +9,7 @@ what the policy did; then a summary. No key, no network.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 import time
@@ -230,13 +231,16 @@ def _gateway_steps(server: FaultServer) -> tuple[list[Step], Any]:
     return steps, raw
 
 
+def _installed_openai() -> Any:
+    try:
+        return importlib.import_module("openai")
+    except ImportError:
+        return None
+
+
 def run(out: TextIO = sys.stdout) -> Summary:
     """Run the demo, printing to *out*; return the summary."""
-    openai: Any
-    try:
-        import openai
-    except ImportError:
-        openai = None
+    openai = _installed_openai()
     summary = Summary()
     decisions = _Decisions()
     logger = logging.getLogger("compat")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 
+from compat import _legacy_errors as legacy
 from compat._kinds import ErrorKind
 
 if TYPE_CHECKING:
@@ -52,7 +54,7 @@ class RateLimitInfo:
 
 
 @attrs.frozen(eq=False, repr=False, str=False, slots=False)
-class LLMError(Exception):
+class LLMError(legacy.OpenAIError):
     """Raised when a call to an OpenAI-style service failed, whatever the source.
 
     ``kind`` says what failed, ``retryable`` whether trying the same request again
@@ -164,6 +166,49 @@ class LLMError(Exception):
 
         return read_content_filter(self.body)
 
+    # ------------------------------------------------------------ legacy names
+    # What handlers written for openai<1 read; headers, code, request_id and param
+    # are fields of their own.
+
+    @property
+    def http_status(self) -> int | None:
+        """The legacy name of :attr:`status`."""
+        return self.status
+
+    @property
+    def user_message(self) -> str:
+        """The legacy name of :attr:`message`."""
+        return self.message
+
+    @property
+    def json_body(self) -> Any:
+        """The body when it was a JSON object (redacted), as the legacy SDK kept it."""
+        body = self.body
+        return body if isinstance(body, dict) else None
+
+    @property
+    def http_body(self) -> str | None:
+        """The body as text (redacted), as the legacy SDK kept it."""
+        body = self.body
+        if body is None or isinstance(body, str):
+            return body
+        try:
+            return json.dumps(body, ensure_ascii=False)
+        except (TypeError, ValueError):
+            return str(body)
+
+    @property
+    def error(self) -> Any:
+        """The body's ``error`` object, when it had one (the legacy ``error``)."""
+        body = self.body
+        inner = body.get("error") if isinstance(body, dict) else None
+        return inner if isinstance(inner, dict) else None
+
+    @property
+    def organization(self) -> str | None:
+        """The ``openai-organization`` header, as the legacy SDK kept it."""
+        return self.headers.get("openai-organization")
+
     @property
     def rate_limit(self) -> RateLimitInfo | None:
         """The ``x-ratelimit-*`` header values, when the answer carried them."""
@@ -256,19 +301,19 @@ def _rebuild(cls: type[LLMError], fields: dict[str, Any]) -> LLMError:
     return cls(**fields)
 
 
-class AuthenticationError(LLMError):
+class AuthenticationError(LLMError, legacy.AuthenticationError):
     """Raised when credentials are missing, invalid, expired or revoked."""
 
     default_kind = ErrorKind.AUTHENTICATION
 
 
-class PermissionDeniedError(LLMError):
+class PermissionDeniedError(LLMError, legacy.PermissionError):
     """Raised when the caller is authenticated but not allowed to do this."""
 
     default_kind = ErrorKind.PERMISSION_DENIED
 
 
-class InvalidRequestError(LLMError):
+class InvalidRequestError(LLMError, legacy.InvalidRequestError):
     """Raised when the request is malformed or a parameter is bad or missing."""
 
     default_kind = ErrorKind.INVALID_REQUEST
@@ -286,67 +331,67 @@ class OutputTruncatedError(LLMError):
     default_kind = ErrorKind.OUTPUT_TRUNCATED
 
 
-class ContentFilteredError(LLMError):
+class ContentFilteredError(LLMError, legacy.InvalidRequestError):
     """Raised when a safety or content filter rejected the prompt or the completion."""
 
     default_kind = ErrorKind.CONTENT_FILTERED
 
 
-class NotFoundError(LLMError):
+class NotFoundError(LLMError, legacy.InvalidRequestError):
     """Raised when the model, deployment, resource or route does not exist."""
 
     default_kind = ErrorKind.NOT_FOUND
 
 
-class ConflictError(LLMError):
+class ConflictError(LLMError, legacy.TryAgain):
     """Raised when the request conflicts with the state of the resource (409)."""
 
     default_kind = ErrorKind.CONFLICT
 
 
-class RateLimitError(LLMError):
+class RateLimitError(LLMError, legacy.RateLimitError):
     """Raised when too many requests or tokens were sent per unit of time."""
 
     default_kind = ErrorKind.RATE_LIMITED
 
 
-class QuotaExceededError(LLMError):
+class QuotaExceededError(LLMError, legacy.RateLimitError):
     """Raised when a billing quota, credit, balance or call allowance is used up."""
 
     default_kind = ErrorKind.QUOTA_EXCEEDED
 
 
-class ServerError(LLMError):
+class ServerError(LLMError, legacy.APIError):
     """Raised when the provider or the gateway failed while handling the request."""
 
     default_kind = ErrorKind.SERVER_ERROR
 
 
-class OverloadedError(ServerError):
+class OverloadedError(ServerError, legacy.ServiceUnavailableError):
     """Raised when the service is unavailable, overloaded or under maintenance."""
 
     default_kind = ErrorKind.OVERLOADED
 
 
-class APITimeoutError(LLMError):
+class APITimeoutError(LLMError, legacy.Timeout):
     """Raised when the request timed out, on the client or on the way."""
 
     default_kind = ErrorKind.TIMEOUT
 
 
-class APIConnectionError(LLMError):
+class APIConnectionError(LLMError, legacy.APIConnectionError):
     """Raised when the service could not be reached or the connection broke."""
 
     default_kind = ErrorKind.CONNECTION
 
 
-class BadResponseError(LLMError):
+class BadResponseError(LLMError, legacy.APIError):
     """Raised when an answer cannot be read: not JSON, off-schema, or an empty success."""
 
     default_kind = ErrorKind.BAD_RESPONSE
 
 
-class UnknownError(LLMError):
+class UnknownError(LLMError, legacy.APIError):
     """Raised when a failure cannot be told apart any further."""
 
     default_kind = ErrorKind.UNKNOWN
