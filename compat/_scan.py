@@ -265,8 +265,6 @@ class _Visitor(ast.NodeVisitor):
                     f"\n{indent}".join(statements),
                 )
             )
-        elif node.module == "compat" and any(a.name == "legacy" for a in node.names):
-            pass
 
     def _alias_span(
         self, node: ast.Import, alias: ast.alias

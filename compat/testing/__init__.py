@@ -21,7 +21,7 @@ from __future__ import annotations
 from compat.testing import faults
 from compat.testing._faults import Answer, Fault, Request
 from compat.testing._rules import Outage, Quota, RandomFaults, Rule, TokenBucket
-from compat.testing._server import FaultServer, fault_server, rules_from_options
+from compat.testing._server import FaultServer, rules_from_options
 
 __all__ = [
     "Answer",
@@ -33,7 +33,6 @@ __all__ = [
     "Request",
     "Rule",
     "TokenBucket",
-    "fault_server",
     "faults",
     "rules_from_options",
 ]

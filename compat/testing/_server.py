@@ -10,7 +10,7 @@ import struct
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -436,13 +436,3 @@ def rules_from_options(options: Mapping[str, Any]) -> list[Rule]:
             )
         )
     return rules
-
-
-@contextlib.contextmanager
-def fault_server(**kwargs: Any) -> Iterator[FaultServer]:
-    """A :class:`FaultServer` for the length of a ``with`` block."""
-    server = FaultServer(**kwargs)
-    try:
-        yield server
-    finally:
-        server.close()
