@@ -304,42 +304,58 @@ def quota_exceeded() -> Fault:
 # ---------------------------------------------------------------------- server failures
 
 
-def server_error(status: int = 500) -> Fault:
-    """A 500 (or *status*) from the service; gateway code 4000."""
+def _error(
+    name: str,
+    status: int,
+    summary: str,
+    gateway: tuple[str, str],
+    azure: dict[str, Any],
+    openai: dict[str, Any] | Callable[[Request], dict[str, Any]],
+) -> Fault:
+    """An error each flavour says its own way: the gateway's *(code, reason)* in an
+    envelope under HTTP 200; Azure's and OpenAI's bodies (OpenAI's may depend on the
+    request) under *status*."""
 
     def render(request: Request) -> Answer:
-        message = "The server had an error while processing your request. Sorry about that!"
         if request.flavour == GATEWAY:
-            return _gateway(request, "4000", "Upstream server error", fault="server_error")
-        if request.flavour == AZURE:
-            body = _azure_error("InternalServerError", message)
-        else:
-            body = _openai_error(message, "server_error", None)
-        return _json(request, status, body, fault="server_error", summary=f"{status} server error")
+            code, reason = gateway
+            return _gateway(request, code, reason, fault=name)
+        body = azure if request.flavour == AZURE else openai
+        if callable(body):
+            body = body(request)
+        return _json(request, status, body, fault=name, summary=summary)
 
-    return Fault("server_error", render)
+    return Fault(name, render)
+
+
+def server_error(status: int = 500) -> Fault:
+    """A 500 (or *status*) from the service; gateway code 4000."""
+    message = "The server had an error while processing your request. Sorry about that!"
+    return _error(
+        "server_error",
+        status,
+        f"{status} server error",
+        ("4000", "Upstream server error"),
+        _azure_error("InternalServerError", message),
+        _openai_error(message, "server_error", None),
+    )
 
 
 def overloaded() -> Fault:
     """A 503 "engine overloaded"; gateway code 4009."""
-
-    def render(request: Request) -> Answer:
-        if request.flavour == GATEWAY:
-            return _gateway(
-                request, "4009", "The upstream service is overloaded", fault="overloaded"
-            )
-        if request.flavour == AZURE:
-            body = _azure_error(
-                "ServiceUnavailable",
-                "The service is temporarily unable to process your request. Please try again later.",
-            )
-        else:
-            body = _openai_error(
-                "The engine is currently overloaded, please try again later.", "server_error", None
-            )
-        return _json(request, 503, body, fault="overloaded", summary="503 overloaded")
-
-    return Fault("overloaded", render)
+    return _error(
+        "overloaded",
+        503,
+        "503 overloaded",
+        ("4009", "The upstream service is overloaded"),
+        _azure_error(
+            "ServiceUnavailable",
+            "The service is temporarily unable to process your request. Please try again later.",
+        ),
+        _openai_error(
+            "The engine is currently overloaded, please try again later.", "server_error", None
+        ),
+    )
 
 
 HTML_PAGES = {
@@ -425,28 +441,23 @@ def stream_reset(after: int = 2) -> Fault:
 
 def unauthorized() -> Fault:
     """A 401 for a wrong key; gateway code 4005."""
-
-    def render(request: Request) -> Answer:
-        if request.flavour == GATEWAY:
-            return _gateway(
-                request, "4005", "Invalid authentication credentials", fault="unauthorized"
-            )
-        if request.flavour == AZURE:
-            body = _azure_error(
-                "401",
-                "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a "
-                "valid key for an active subscription and use a correct regional API endpoint for your resource.",
-            )
-        else:
-            body = _openai_error(
-                "Incorrect API key provided: sk-test****. You can find your API key at "
-                "https://platform.openai.com/account/api-keys.",
-                "invalid_request_error",
-                "invalid_api_key",
-            )
-        return _json(request, 401, body, fault="unauthorized", summary="401 invalid key")
-
-    return Fault("unauthorized", render)
+    return _error(
+        "unauthorized",
+        401,
+        "401 invalid key",
+        ("4005", "Invalid authentication credentials"),
+        _azure_error(
+            "401",
+            "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a "
+            "valid key for an active subscription and use a correct regional API endpoint for your resource.",
+        ),
+        _openai_error(
+            "Incorrect API key provided: sk-test****. You can find your API key at "
+            "https://platform.openai.com/account/api-keys.",
+            "invalid_request_error",
+            "invalid_api_key",
+        ),
+    )
 
 
 def context_length() -> Fault:
@@ -501,26 +512,22 @@ def content_filtered() -> Fault:
 
 def not_found() -> Fault:
     """A 404 for a model or deployment that does not exist; gateway code 4010."""
-
-    def render(request: Request) -> Answer:
-        if request.flavour == GATEWAY:
-            return _gateway(request, "4010", "Method not found", fault="not_found")
-        if request.flavour == AZURE:
-            body = _azure_error(
-                "DeploymentNotFound",
-                "The API deployment for this resource does not exist. If you created the deployment within "
-                "the last 5 minutes, please wait a moment and try again.",
-            )
-        else:
-            model = request.model or "gpt-5"
-            body = _openai_error(
-                f"The model `{model}` does not exist or you do not have access to it.",
-                "invalid_request_error",
-                "model_not_found",
-            )
-        return _json(request, 404, body, fault="not_found", summary="404 not found")
-
-    return Fault("not_found", render)
+    return _error(
+        "not_found",
+        404,
+        "404 not found",
+        ("4010", "Method not found"),
+        _azure_error(
+            "DeploymentNotFound",
+            "The API deployment for this resource does not exist. If you created the deployment within "
+            "the last 5 minutes, please wait a moment and try again.",
+        ),
+        lambda request: _openai_error(
+            f"The model `{request.model or 'gpt-5'}` does not exist or you do not have access to it.",
+            "invalid_request_error",
+            "model_not_found",
+        ),
+    )
 
 
 def gateway_code(code: str, reason: str = "", response: Any = None) -> Fault:
