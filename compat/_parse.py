@@ -9,7 +9,6 @@ import json
 import re
 import time
 from collections.abc import Mapping
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 #: A body longer than this is not parsed as JSON; its first bytes are kept as text.
@@ -81,6 +80,9 @@ def parse_retry_after(value: str, now: float | None = None) -> float | None:
         if seconds != seconds or seconds in (float("inf"), float("-inf")):
             return None
         return max(seconds, 0.0)
+    # An HTTP date is rare; email.utils costs more to import than all of compat's parsing.
+    from email.utils import parsedate_to_datetime
+
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError, OverflowError):
