@@ -1,14 +1,18 @@
 """Retry quality on a token-bucket server: compat against the SDK's and other libraries' retries.
 
-Run: python benchmarks/retry_quality.py [--calls 300] [--rate 20] [--burst 5]
+Run: python benchmarks/retry_quality.py [--calls 150] [--rate 20] [--burst 5] [--repeats 3]
                                          [--strategies compat,sdk,sdk10,tenacity,stamina]
                                          [--modes precise,integer,message] [--outage 20]
+                                         [--json RESULTS.json]
 
 N concurrent calls go through the real ``openai.AsyncOpenAI`` to compat's fault
-server (``python -m compat serve``) with a token bucket, in its own process. For each strategy and header
-mode it prints: completion time divided by the ideal (N - burst) / rate, calls
-that succeeded, attempts and wasted 429s per call, and p99 latency. The outage
-run starts every call during a full 503 outage and prints attempts per call.
+server (``python -m compat serve``, in a process of its own) with a token bucket.
+For each header mode and strategy it prints completion time divided by the ideal
+(N - burst) / rate, calls that succeeded, attempts and wasted 429s per call, and
+p99 latency, each as the median and range of ``--repeats`` runs (strategies take
+turns within each repeat). The outage run starts every call during a full 503
+outage; its strategies run side by side, each in a process of its own against a
+server of its own.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import statistics
 import subprocess
 import sys
 import time
@@ -36,8 +41,8 @@ TARGETS = {"precise": (1.10, 0.10), "message": (1.30, float("inf"))}
 Call = Callable[[], Awaitable[Any]]
 
 
-def make_strategy(name: str, base_url: str) -> tuple[Call, Callable[[], Awaitable[None]]]:
-    """A zero-argument coroutine function making one call under *name*, and a closer."""
+def make_strategy(name: str, base_url: str) -> tuple[Call, Any]:
+    """A zero-argument coroutine function making one call under *name*, and its raw client."""
     if name == "compat":
         raw = openai.AsyncOpenAI(base_url=base_url, api_key="sk-bench")
         client = compat.wrap(raw, compat.RetryPolicy())
@@ -45,7 +50,7 @@ def make_strategy(name: str, base_url: str) -> tuple[Call, Callable[[], Awaitabl
         async def call() -> Any:
             return await client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
 
-        return call, raw.close
+        return call, raw
     if name in ("sdk", "sdk10"):
         raw = openai.AsyncOpenAI(
             base_url=base_url, api_key="sk-bench", max_retries=2 if name == "sdk" else 10
@@ -54,7 +59,7 @@ def make_strategy(name: str, base_url: str) -> tuple[Call, Callable[[], Awaitabl
         async def call() -> Any:
             return await raw.chat.completions.create(model="gpt-4o", messages=MESSAGES)
 
-        return call, raw.close
+        return call, raw
     raw = openai.AsyncOpenAI(base_url=base_url, api_key="sk-bench", max_retries=0)
     if name == "tenacity":
         import tenacity
@@ -67,7 +72,7 @@ def make_strategy(name: str, base_url: str) -> tuple[Call, Callable[[], Awaitabl
         async def call() -> Any:
             return await raw.chat.completions.create(model="gpt-4o", messages=MESSAGES)
 
-        return call, raw.close
+        return call, raw
     if name == "stamina":
         import stamina
         import stamina.instrumentation
@@ -78,7 +83,7 @@ def make_strategy(name: str, base_url: str) -> tuple[Call, Callable[[], Awaitabl
         async def call() -> Any:
             return await raw.chat.completions.create(model="gpt-4o", messages=MESSAGES)
 
-        return call, raw.close
+        return call, raw
     raise ValueError(name)
 
 
@@ -118,22 +123,48 @@ async def run(call: Call, calls: int) -> tuple[float, list[float], int, dict[str
     return time.monotonic() - started, latencies, successes, failures
 
 
-def measure(
-    name: str, port: int, bucket: tuple[float, float], mode: str, calls: int, outage: float
-) -> dict[str, float]:
-    rate, burst = bucket
-    control(port, "config", {"rate": rate, "burst": burst, "signal": mode, "outage": outage})
-    call, close = make_strategy(name, f"http://127.0.0.1:{port}/v1")
+class Server:
+    """compat's fault server in a process of its own (``python -m compat serve``).
+
+    Its own process, so that it does not share a GIL with the client under test;
+    each run reconfigures it through its control endpoint.
+    """
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "compat", "serve", "--port", "0"],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=Path(__file__).resolve().parents[1],
+        )
+        assert self.process.stdout is not None
+        self.port = int(self.process.stdout.readline().strip().rsplit(":", 1)[1])
+
+    def close(self) -> None:
+        self.process.terminate()
+        self.process.wait()
+
+
+def measure(name: str, port: int, options: dict[str, Any], calls: int) -> dict[str, Any]:
+    """One run of *calls* concurrent calls under strategy *name*, the server set by *options*.
+
+    The raw client makes one call first, on a server without rules: the SDK's
+    first call costs over half a second (lazy imports, model building) in any
+    strategy, and would otherwise weigh on the figures of runs of a few seconds.
+    compat's pacer learns nothing from it: it does not go through compat.
+    """
+    call, raw = make_strategy(name, f"http://127.0.0.1:{port}/v1")
 
     async def main() -> tuple[float, list[float], int, dict[str, int]]:
         try:
+            control(port, "config", {})
+            await raw.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+            control(port, "config", options)
             return await run(call, calls)
         finally:
-            await close()
+            await raw.close()
 
     elapsed, latencies, successes, failures = asyncio.run(main())
-    if failures:
-        print(f"    ({name}, {mode}) failures: {failures}")
     counts = {int(k): v for k, v in control(port, "stats")["by_status"].items()}
     latencies.sort()
     return {
@@ -142,76 +173,189 @@ def measure(
         "attempts": sum(counts.values()) / calls,
         "wasted": counts.get(429, 0) / calls,
         "p99": latencies[int(0.99 * (len(latencies) - 1))] if latencies else 0.0,
+        "failures": failures,
     }
+
+
+def side_by_side(strategies: list[str], options: dict[str, Any], calls: int) -> dict[str, Any]:
+    """One run of every strategy at once, each in a process of its own against a server
+    process of its own (``--worker``).
+
+    Used for the outage, where clients mostly sleep between attempts: run one after
+    the other, its strategies would take a minute and a half per repeat.
+    """
+    servers = [Server() for _ in strategies]
+    try:
+        workers = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    __file__,
+                    "--worker",
+                    name,
+                    "--port",
+                    str(server.port),
+                    "--options",
+                    json.dumps(options),
+                    "--calls",
+                    str(calls),
+                ],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for name, server in zip(strategies, servers)
+        ]
+        results = {}
+        for name, worker in zip(strategies, workers):
+            out, _ = worker.communicate()
+            if worker.returncode:
+                raise RuntimeError(f"the {name} worker failed with exit code {worker.returncode}")
+            results[name] = json.loads(out)
+        return results
+    finally:
+        for server in servers:
+            server.close()
+
+
+def spread(values: list[float], width: int, digits: int = 2) -> str:
+    """Median and range of *values*: ``1.06 (1.04-1.09)``, or one figure for one run."""
+    median = statistics.median(values)
+    if len(values) == 1:
+        return f"{median:{width}.{digits}f}"
+    text = f"{median:.{digits}f} ({min(values):.{digits}f}-{max(values):.{digits}f})"
+    return f"{text:>{width}}"
+
+
+def successes(values: list[int], calls: int, width: int) -> str:
+    """Calls that succeeded: ``300/300``, with the range when the runs differ."""
+    text = f"{statistics.median(values):g}/{calls}"
+    if min(values) != max(values):
+        text += f" ({min(values)}-{max(values)})"
+    return f"{text:>{width}}"
+
+
+def failures_note(runs: list[dict[str, Any]]) -> str:
+    """What the failed calls of *runs* were, summed over the runs."""
+    total: dict[str, int] = {}
+    for r in runs:
+        for name, count in r["failures"].items():
+            total[name] = total.get(name, 0) + count
+    return ", ".join(f"{name}: {count}" for name, count in sorted(total.items()))
+
+
+def table(
+    title: str,
+    strategies: list[str],
+    runs: dict[str, list[dict[str, Any]]],
+    calls: int,
+    ideal: float | None,
+) -> None:
+    print(title)
+    first = "time/ideal" if ideal else "time s"
+    print(
+        f"  {'strategy':<10} {first:>18} {'success':>17} {'attempts/call':>18}"
+        f" {'429s/call':>18} {'p99 s':>20}"
+    )
+    for name in strategies:
+        rs = runs[name]
+        times = [r["elapsed"] / ideal if ideal else r["elapsed"] for r in rs]
+        print(
+            f"  {name:<10} {spread(times, 18)} {successes([r['successes'] for r in rs], calls, 17)}"
+            f" {spread([r['attempts'] for r in rs], 18)} {spread([r['wasted'] for r in rs], 18)}"
+            f" {spread([r['p99'] for r in rs], 20)}"
+        )
+        note = failures_note(rs)
+        if note:
+            print(f"  {'':<10} failed calls over {len(rs)} runs: {note}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--calls", type=int, default=300)
+    parser.add_argument("--calls", type=int, default=150)
     parser.add_argument("--rate", type=float, default=20.0)
     parser.add_argument("--burst", type=float, default=5.0)
+    parser.add_argument("--repeats", type=int, default=3, help="runs per strategy and mode")
     parser.add_argument("--strategies", default="compat,sdk,sdk10,tenacity,stamina")
     parser.add_argument("--modes", default="precise,integer,message")
     parser.add_argument(
         "--outage", type=float, default=20.0, help="seconds of outage; 0 skips that run"
     )
+    parser.add_argument("--json", default=None, help="also write every run's figures here")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)  # one strategy's run, as JSON
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--options", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(measure(args.worker, args.port, json.loads(args.options), args.calls)))
+        return
 
-    # compat's fault server in its own process, so that it does not share a GIL with
-    # the client under test; each run reconfigures it through its control endpoint.
-    server = subprocess.Popen(
-        [sys.executable, "-m", "compat", "serve", "--port", "0"],
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=Path(__file__).resolve().parents[1],
-    )
-    bucket = (args.rate, args.burst)
+    strategies = args.strategies.split(",")
+    server = Server()
+    bucket = {"rate": args.rate, "burst": args.burst}
+    ideal = (args.calls - args.burst) / args.rate
+    report: dict[str, Any] = {
+        "calls": args.calls,
+        "rate": args.rate,
+        "burst": args.burst,
+        "ideal": ideal,
+        "repeats": args.repeats,
+        "outage_seconds": args.outage,
+        "modes": {},
+    }
     try:
-        assert server.stdout is not None
-        port = int(server.stdout.readline().strip().rsplit(":", 1)[1])
-        ideal = (args.calls - args.burst) / args.rate
         print(
-            f"openai {openai.version.VERSION}; {args.calls} concurrent calls; bucket {args.rate:g}/s, burst {args.burst:g}; "
-            f"ideal {ideal:.2f} s"
+            f"openai {openai.version.VERSION}; {args.calls} concurrent calls; bucket {args.rate:g}/s,"
+            f" burst {args.burst:g}; ideal {ideal:.2f} s; each figure the median (and range)"
+            f" of {args.repeats} runs"
         )
-        strategies = args.strategies.split(",")
         for mode in args.modes.split(","):
-            print(f"\nmode: {mode}")
-            print(
-                f"  {'strategy':<10} {'time/ideal':>10} {'success':>9} {'attempts/call':>14} {'429s/call':>10} {'p99 s':>7}"
-            )
-            for name in strategies:
-                r = measure(name, port, bucket, mode, args.calls, 0.0)
+            runs: dict[str, list[dict[str, Any]]] = {name: [] for name in strategies}
+            for _ in range(args.repeats):
+                # Strategies take turns within each repeat, so that the machine's
+                # drift over the run falls on all of them alike.
+                for name in strategies:
+                    runs[name].append(
+                        measure(name, server.port, {**bucket, "signal": mode}, args.calls)
+                    )
+            print()
+            table(f"mode: {mode}", strategies, runs, args.calls, ideal)
+            report["modes"][mode] = runs
+            if "compat" in runs and mode in TARGETS:
+                most, wasted = TARGETS[mode]
+                rs = runs["compat"]
+                time_ratio = statistics.median(r["elapsed"] for r in rs) / ideal
+                wasted_median = statistics.median(r["wasted"] for r in rs)
+                all_succeeded = all(r["successes"] == args.calls for r in rs)
+                ok = time_ratio <= most and all_succeeded and wasted_median <= wasted
                 print(
-                    f"  {name:<10} {r['elapsed'] / ideal:10.2f} {int(r['successes']):5d}/{args.calls:<3d} "
-                    f"{r['attempts']:14.2f} {r['wasted']:10.2f} {r['p99']:7.2f}"
+                    f"  target: <= {most} x ideal, 100% success, <= {wasted} wasted 429s per call"
+                    f" (medians; success in every run) -> {'met' if ok else 'MISSED'}"
                 )
-                if name == "compat" and mode in TARGETS:
-                    most, wasted = TARGETS[mode]
-                    ok = (
-                        r["elapsed"] / ideal <= most
-                        and r["successes"] == args.calls
-                        and r["wasted"] <= wasted
-                    )
-                    print(
-                        f"  target: <= {most} x ideal, 100% success, <= {wasted} wasted 429s per call"
-                        f" -> {'met' if ok else 'MISSED'}"
-                    )
         if args.outage:
-            print(f"\noutage: {args.outage:g} s of 503 from the start")
-            print(f"  {'strategy':<10} {'attempts/call':>14} {'success':>9} {'time s':>7}")
-            for name in strategies:
-                r = measure(name, port, bucket, "precise", args.calls, args.outage)
+            runs = {name: [] for name in strategies}
+            for _ in range(args.repeats):
+                outage = side_by_side(strategies, {"outage": args.outage}, args.calls)
+                for name in strategies:
+                    runs[name].append(outage[name])
+            print()
+            table(
+                f"outage: {args.outage:g} s of 503 from the start (strategies side by side, each in"
+                " its own process against its own server process)",
+                strategies,
+                runs,
+                args.calls,
+                None,
+            )
+            report["outage"] = runs
+            if "compat" in runs:
+                attempts = statistics.median(r["attempts"] for r in runs["compat"])
                 print(
-                    f"  {name:<10} {r['attempts']:14.2f} {int(r['successes']):5d}/{args.calls:<3d} {r['elapsed']:7.2f}"
+                    f"  target: <= 1.2 attempts per call (median) -> {'met' if attempts <= 1.2 else 'MISSED'}"
                 )
-                if name == "compat":
-                    print(
-                        f"  target: <= 1.2 attempts per call -> {'met' if r['attempts'] <= 1.2 else 'MISSED'}"
-                    )
     finally:
-        server.terminate()
-        server.wait()
+        server.close()
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=1), encoding="utf-8")
 
 
 if __name__ == "__main__":
