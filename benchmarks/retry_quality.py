@@ -1,6 +1,6 @@
 """Retry quality on a token-bucket server: compat against the SDK's and other libraries' retries.
 
-Run: python benchmarks/retry_quality.py [--calls 150] [--rate 20] [--burst 5] [--repeats 3]
+Run: python benchmarks/retry_quality.py [--calls 120] [--rate 20] [--burst 5] [--repeats 3]
                                          [--strategies compat,sdk,sdk10,tenacity,stamina]
                                          [--modes precise,integer,message] [--outage 20]
                                          [--json RESULTS.json]
@@ -271,7 +271,7 @@ def table(
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--calls", type=int, default=150)
+    parser.add_argument("--calls", type=int, default=120)
     parser.add_argument("--rate", type=float, default=20.0)
     parser.add_argument("--burst", type=float, default=5.0)
     parser.add_argument("--repeats", type=int, default=3, help="runs per strategy and mode")

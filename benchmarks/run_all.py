@@ -140,10 +140,9 @@ def main() -> None:
             "Retry quality and outage",
             "Questions 4 and 5: concurrent calls through the real AsyncOpenAI against compat's"
             " fault server (`python -m compat serve`, a process of its own) with a token bucket"
-            " of 20/s, burst 5; every figure the median and range of repeated runs. 150 calls"
-            " rather than 300 and the outage's strategies side by side keep the whole suite"
-            " within 15 minutes; at 300 calls a single run of the rate-limit modes takes four"
-            " minutes.",
+            " of 20/s, burst 5; every figure the median and range of 3 runs. 120 calls rather"
+            " than 300 and the outage's strategies side by side keep the whole suite within 15"
+            " minutes: at 300 calls one run of the rate-limit modes alone takes four minutes.",
             run("retry_quality.py", *retry_args),
         ),
     ]
