@@ -73,7 +73,8 @@ def import_costs() -> str:
             lines.append(f"  {label:<44} failed: {done.stderr.strip().splitlines()[-1:]}")
             continue
         medians[label] = statistics.median(runs)
-        lines.append(f"  {label:<44} {spread(runs)}")
+        ratio = medians[label] / statistics.median(starts)
+        lines.append(f"  {label:<44} {spread(runs)}  {ratio:6.2f}x the start-up")
     for label in ("import compat", "import compat; compat.LLMError"):
         if label in medians:
             verdict = "met" if medians[label] <= 20 else "MISSED"
