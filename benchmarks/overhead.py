@@ -26,10 +26,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import contextlib
 
 import openai
+from _figures import per_call, spread
 
 import compat
 
-REPEATS = 7
 #: Runs of the deadline and cancellation figures, which take seconds each.
 SLOW_REPEATS = 3
 #: Alternating batches of bare and wrapped client calls.
@@ -45,21 +45,6 @@ COMPLETION = {
     "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
 }
 MESSAGES: Any = [{"role": "user", "content": "hi"}]
-
-
-def per_call(fn: Callable[[], Any], number: int, repeats: int = REPEATS) -> list[float]:
-    figures = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(number):
-            fn()
-        figures.append((time.perf_counter() - start) / number)
-    return figures
-
-
-def spread(figures: list[float], scale: float) -> str:
-    median = statistics.median(figures) * scale
-    return f"{median:9.2f}  (range {min(figures) * scale:.2f}-{max(figures) * scale:.2f})"
 
 
 def httpx_module() -> Any:

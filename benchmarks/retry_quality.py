@@ -39,52 +39,37 @@ MESSAGES = [{"role": "user", "content": "hi"}]
 #: compat's targets per header mode: (most time / ideal, most wasted 429s per call).
 TARGETS = {"precise": (1.10, 0.10), "message": (1.30, float("inf"))}
 Call = Callable[[], Awaitable[Any]]
+STRATEGIES = ("compat", "sdk", "sdk10", "tenacity", "stamina")
 
 
 def make_strategy(name: str, base_url: str) -> tuple[Call, Any]:
     """A zero-argument coroutine function making one call under *name*, and its raw client."""
-    if name == "compat":
-        raw = openai.AsyncOpenAI(base_url=base_url, api_key="sk-bench")
-        client = compat.wrap(raw, compat.RetryPolicy())
+    if name not in STRATEGIES:
+        raise ValueError(name)
+    # The SDK's own retries for "sdk" (its default) and "sdk10"; none under the others
+    # (compat.wrap turns them off itself).
+    retries = {"sdk10": 10, "tenacity": 0, "stamina": 0}.get(name, 2)
+    raw = openai.AsyncOpenAI(base_url=base_url, api_key="sk-bench", max_retries=retries)
+    client = compat.wrap(raw, compat.RetryPolicy()) if name == "compat" else raw
 
-        async def call() -> Any:
-            return await client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+    async def call() -> Any:
+        return await client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
 
-        return call, raw
-    if name in ("sdk", "sdk10"):
-        raw = openai.AsyncOpenAI(
-            base_url=base_url, api_key="sk-bench", max_retries=2 if name == "sdk" else 10
-        )
-
-        async def call() -> Any:
-            return await raw.chat.completions.create(model="gpt-4o", messages=MESSAGES)
-
-        return call, raw
-    raw = openai.AsyncOpenAI(base_url=base_url, api_key="sk-bench", max_retries=0)
     if name == "tenacity":
         import tenacity
 
         # The OpenAI cookbook's recipe.
-        @tenacity.retry(
+        call = tenacity.retry(
             wait=tenacity.wait_random_exponential(min=1, max=60),
             stop=tenacity.stop_after_attempt(6),
-        )
-        async def call() -> Any:
-            return await raw.chat.completions.create(model="gpt-4o", messages=MESSAGES)
-
-        return call, raw
-    if name == "stamina":
+        )(call)
+    elif name == "stamina":
         import stamina
         import stamina.instrumentation
 
         stamina.instrumentation.set_on_retry_hooks([])  # its default hook prints every retry
-
-        @stamina.retry(on=(openai.RateLimitError, openai.InternalServerError))
-        async def call() -> Any:
-            return await raw.chat.completions.create(model="gpt-4o", messages=MESSAGES)
-
-        return call, raw
-    raise ValueError(name)
+        call = stamina.retry(on=(openai.RateLimitError, openai.InternalServerError))(call)
+    return call, raw
 
 
 def control(port: int, path: str, options: dict[str, Any] | None = None) -> Any:
@@ -275,7 +260,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=20.0)
     parser.add_argument("--burst", type=float, default=5.0)
     parser.add_argument("--repeats", type=int, default=3, help="runs per strategy and mode")
-    parser.add_argument("--strategies", default="compat,sdk,sdk10,tenacity,stamina")
+    parser.add_argument("--strategies", default=",".join(STRATEGIES))
     parser.add_argument("--modes", default="precise,integer,message")
     parser.add_argument(
         "--outage", type=float, default=20.0, help="seconds of outage; 0 skips that run"

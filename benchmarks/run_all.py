@@ -19,6 +19,8 @@ import time
 from importlib import metadata
 from pathlib import Path
 
+from _figures import spread
+
 HERE = Path(__file__).resolve().parent
 
 
@@ -55,7 +57,9 @@ def import_costs() -> str:
         start = time.perf_counter()
         subprocess.run([sys.executable, "-c", "pass"], check=True)
         starts.append((time.perf_counter() - start) * 1000)
-    lines.append(f"  {'a bare interpreter starts in':<44} {spread(starts)}")
+    lines.append(
+        f"  {'a bare interpreter starts in':<44} {spread(starts, digits=1, width=8, unit=' ms')}"
+    )
     medians = {}
     for label, setup, code in IMPORTS:
         runs = []
@@ -74,16 +78,14 @@ def import_costs() -> str:
             continue
         medians[label] = statistics.median(runs)
         ratio = medians[label] / statistics.median(starts)
-        lines.append(f"  {label:<44} {spread(runs)}  {ratio:6.2f}x the start-up")
+        lines.append(
+            f"  {label:<44} {spread(runs, digits=1, width=8, unit=' ms')}  {ratio:6.2f}x the start-up"
+        )
     for label in ("import compat", "import compat; compat.LLMError"):
         if label in medians:
             verdict = "met" if medians[label] <= 20 else "MISSED"
             lines.append(f"  target: {label} adds <= 20 ms: {medians[label]:.1f} ms -> {verdict}")
     return "\n".join(lines)
-
-
-def spread(runs: list[float]) -> str:
-    return f"{statistics.median(runs):8.1f} ms  (range {min(runs):.1f}-{max(runs):.1f})"
 
 
 def run(script: str, *args: str) -> str:

@@ -11,35 +11,27 @@ from __future__ import annotations
 import json
 import statistics
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _figures import per_call, spread
+
 import compat
 from compat.testing import FaultServer
 from tests.bodies import CASES
 
-REPEATS = 7
 
-
-def per_call(fn: Callable[[], Any], number: int) -> list[float]:
-    """µs per call of *fn*, one figure per repeat."""
-    figures = []
-    for _ in range(REPEATS):
-        start = time.perf_counter()
-        for _ in range(number):
-            fn()
-        figures.append((time.perf_counter() - start) / number * 1e6)
-    return figures
+def us_per_call(fn: Callable[[], Any], number: int) -> list[float]:
+    """µs per call of *fn*, one figure per run."""
+    return [seconds * 1e6 for seconds in per_call(fn, number)]
 
 
 def show(label: str, figures: list[float], floor: float | None = None) -> None:
-    median = statistics.median(figures)
-    ratio = f"  {median / floor:6.1f}x floor" if floor else ""
-    print(f"  {label:<44} {median:8.2f} µs  (range {min(figures):.2f}-{max(figures):.2f}){ratio}")
+    ratio = f"  {statistics.median(figures) / floor:6.1f}x floor" if floor else ""
+    print(f"  {label:<44} {spread(figures, width=8, unit=' µs')}{ratio}")
 
 
 def sdk_exceptions() -> list[tuple[str, BaseException]]:
@@ -94,7 +86,7 @@ def litellm_cost(
     print("\nLiteLLM exception_type(same SDK exception)  [class it raises]")
     figures_all = []
     for name, exc in cases:
-        figures = per_call(lambda exc=exc: mapped(exc), 50)
+        figures = us_per_call(lambda exc=exc: mapped(exc), 50)
         figures_all.append(statistics.median(figures))
         compat_kind = compat.translate(exc)
         kind = compat_kind.kind.value if compat_kind else None
@@ -112,7 +104,7 @@ def floor() -> list[float]:
         except ValueError:
             pass
 
-    return per_call(raise_and_catch, 20000)
+    return us_per_call(raise_and_catch, 20000)
 
 
 def main() -> None:
@@ -126,7 +118,7 @@ def main() -> None:
     print("\ncompat.translate(real SDK exception)")
     all_figures = []
     for name, exc in sdk_exceptions():
-        figures = per_call(lambda exc=exc: compat.translate(exc), 2000)
+        figures = us_per_call(lambda exc=exc: compat.translate(exc), 2000)
         all_figures.append(statistics.median(figures))
         show(name[:44], figures, reference)
     print(f"  {'median over all cases':<44} {statistics.median(all_figures):8.2f} µs")
@@ -141,13 +133,15 @@ def main() -> None:
             if isinstance(body, bytes)
             else json.dumps(body).encode()
         )
-        figures = per_call(lambda s=status, h=headers, b=raw: compat.from_response(s, h, b), 2000)
+        figures = us_per_call(
+            lambda s=status, h=headers, b=raw: compat.from_response(s, h, b), 2000
+        )
         raw_figures.append(statistics.median(figures))
         show(f"{name[:34]} ({len(raw)} B)", figures, reference)
     big = json.dumps({"error": {"message": "x" * 50_000, "type": "server_error"}}).encode()
     show(
         f"50 KB body ({len(big)} B)",
-        per_call(lambda: compat.from_response(500, {}, big), 200),
+        us_per_call(lambda: compat.from_response(500, {}, big), 200),
         reference,
     )
     print(f"  {'median over all cases':<44} {statistics.median(raw_figures):8.2f} µs")
