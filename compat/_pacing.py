@@ -10,7 +10,12 @@ The pacer learns a target's rate from what the server says:
 
 * ``x-ratelimit-limit-requests`` L, ``-remaining-requests`` r and
   ``-reset-requests`` T (the time until the limit is whole again) reveal a
-  refill rate of (L - r) / T requests per second and a burst of L;
+  refill rate of at most (L - r) / T requests per second and a burst of L. At
+  most, because r is a whole number while the server's count is not: up to one
+  request more may be left, and one answer may overstate the rate by a fifth
+  when L - r is 5. So each answer bounds the rate from above, and the pacer uses
+  the tightest bound seen, until an answer shows the rate rose (its lower bound,
+  (L - r - 1) / T, is above it) or L changed;
 * a 429 that asks to wait W seconds, with no such headers, suggests that one
   request frees up every W seconds.
 
@@ -98,6 +103,7 @@ class Pacer:
         self._tokens = 0.0
         self._stamp = 0.0
         self.learned_from_headers = False
+        self._bound: tuple[float, float] | None = None  # (limit, tightest rate bound)
         self._cuts = 0
         self._cut_settles = 0.0
         self._discovering = True
@@ -155,8 +161,12 @@ class Pacer:
                 reset = parse_duration(reset_text) if reset_text else None
                 if limit is not None and remaining is not None and limit > 0:
                     if reset is not None and reset > 0 and limit > remaining:
-                        rate = (limit - remaining) / reset * HEADROOM
-                        self._set_rate(now, rate, limit)
+                        bound = (limit - remaining) / reset
+                        if self._bound is not None and self._bound[0] == limit:
+                            rose = (limit - remaining - 1) / reset > self._bound[1]
+                            bound = bound if rose else min(bound, self._bound[1])
+                        self._bound = (limit, bound)
+                        self._set_rate(now, bound * HEADROOM, limit)
                         self.learned_from_headers = True
                         self._discovering = False
                     if self.rate is not None:

@@ -300,6 +300,32 @@ def test_pacer_learns_rate_from_headers() -> None:
     assert [1 / 19.6, 2 / 19.6] == pytest.approx(waits[15:])
 
 
+def test_pacer_keeps_the_tightest_rate_bound() -> None:
+    """The whole-number remaining count lets one answer overstate the rate; the pacer keeps
+    the lowest bound seen until an answer proves the rate rose or the limit changes."""
+    pacer = Pacer(probe_concurrency=1, probe_window=1.0)
+
+    def answer(limit: int, remaining: int, reset_ms: int) -> None:
+        headers = {
+            "x-ratelimit-limit-requests": str(limit),
+            "x-ratelimit-remaining-requests": str(remaining),
+            "x-ratelimit-reset-requests": f"{reset_ms}ms",
+        }
+        pacer.observe(100.0, headers, None, limited=False)
+
+    # A bucket of 5 at 20/s holding 0.9 of a request: remaining 0, full again in 205 ms.
+    answer(5, 0, 205)
+    assert 5 / 0.205 * 0.98 == pytest.approx(pacer.rate)  # 24.4/s: too fast
+    answer(5, 0, 250)  # the same bucket holding 0.0
+    assert 20 * 0.98 == pytest.approx(pacer.rate)
+    answer(5, 0, 205)  # an overstating answer again: the tighter bound stays
+    assert 20 * 0.98 == pytest.approx(pacer.rate)
+    answer(5, 0, 100)  # at least 40/s: the rate rose
+    assert 50 * 0.98 == pytest.approx(pacer.rate)
+    answer(10, 0, 1000)  # a new limit: start again from its bound
+    assert 10 * 0.98 == pytest.approx(pacer.rate)
+
+
 def test_pacer_cooldown_after_a_429() -> None:
     """A 429 asking for 2 s holds every later call of the target until then, and after it
     the calls are paced on the estimated rate (one per 2 s), not released together."""
