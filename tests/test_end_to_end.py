@@ -44,6 +44,7 @@ TRANSIENT = [
     faults.overloaded(),
     faults.html_page(502),
     faults.reset(),
+    faults.reset(after_bytes=64),
 ]
 v1_only = pytest.mark.skipif(not V1, reason="the v1+ SDK is not installed")
 legacy_only = pytest.mark.skipif(not LEGACY, reason="the legacy SDK (openai<1) is not installed")
@@ -248,6 +249,7 @@ def test_gateway_through_random_faults(server: FaultServer) -> None:
                 faults.server_error(),
                 faults.gateway_code("4017", "upstream timed out"),
                 faults.reset(),
+                faults.reset(after_bytes=64),
                 faults.html_page(502),
             ],
             seed=11,

@@ -289,6 +289,36 @@ def test_reset_slow_and_html(fault_server: FaultServer) -> None:
     assert [0, 200, 502] == fault_server.answered
 
 
+def test_reset_mid_answer(fault_server: FaultServer) -> None:
+    """The status line and headers of a success arrive, announcing the whole body; after
+    at most *after_bytes* of it the connection is reset."""
+    fault_server.script(faults.reset(after_bytes=10), faults.reset(after_bytes=10))
+    with requests.Session() as session:
+        answer = session.post(
+            fault_server.openai_url + "/chat/completions", json=CHAT, stream=True, timeout=5
+        )
+        assert 200 == answer.status_code
+        assert int(answer.headers["content-length"]) > 10
+        received = bytearray()
+
+        def read_all() -> None:
+            for piece in answer.iter_content(1):
+                received.extend(piece)
+
+        with pytest.raises(requests.exceptions.ChunkedEncodingError):
+            read_all()
+        assert len(received) <= 10
+        with pytest.raises(requests.exceptions.ChunkedEncodingError):
+            session.post(
+                fault_server.openai_url + "/chat/completions",
+                json={**CHAT, "stream": True},
+                timeout=5,
+            )
+    assert ["reset", "reset"] == [r.answer.fault for r in fault_server.requests if r.answer]
+    with pytest.raises(ValueError, match="count of bytes"):
+        faults.reset(after_bytes=-1)
+
+
 def test_stream_reset_cuts_the_body(fault_server: FaultServer) -> None:
     fault_server.script(faults.stream_reset(after=2))
     with requests.Session() as session:

@@ -50,6 +50,7 @@ MIXED = [
     faults.overloaded(),
     faults.slow(2.0),
     faults.reset(),
+    faults.reset(after_bytes=64),
     faults.html_page(502),
     faults.html_page(520),
 ]

@@ -62,8 +62,10 @@ class Answer:
 
     *delay* holds it back; *reset* closes the connection without answering;
     *chunks* are sent with chunked transfer encoding, and *cut* closes the
-    connection after them instead of ending the stream. *fault* names what made it
-    and *summary* says what it is in a few words.
+    connection after them instead of ending the stream; *truncate* sends the status
+    line and headers (announcing the whole body) but only that many bytes of the
+    body as framed on the wire, then resets the connection. *fault* names what made
+    it and *summary* says what it is in a few words.
     """
 
     status: int
@@ -73,6 +75,7 @@ class Answer:
     delay: float = 0.0
     reset: bool = False
     cut: bool = False
+    truncate: int | None = None
     fault: str = "success"
     summary: str = ""
 
@@ -386,11 +389,27 @@ def html_page(status: int = 502) -> Fault:
     return Fault("html_page", render)
 
 
-def reset() -> Fault:
-    """Close the connection without answering (TCP reset)."""
-    return Fault(
-        "reset", lambda request: Answer(0, reset=True, fault="reset", summary="connection reset")
-    )
+def reset(after_bytes: int | None = None) -> Fault:
+    """Close the connection with a TCP reset: without answering, or with *after_bytes*,
+    mid-answer: after the status line, the headers of a success (announcing its whole
+    body) and the first *after_bytes* bytes of its body."""
+    if after_bytes is None:
+        return Fault(
+            "reset",
+            lambda request: Answer(0, reset=True, fault="reset", summary="connection reset"),
+        )
+    if after_bytes < 0:
+        raise ValueError(f"after_bytes is a count of bytes, not {after_bytes}")
+
+    def render(request: Request) -> Answer:
+        return attrs.evolve(
+            _success(request),
+            truncate=after_bytes,
+            fault="reset",
+            summary=f"connection reset after {after_bytes} bytes of a 200",
+        )
+
+    return Fault("reset", render)
 
 
 def stream_error(after: int = 2) -> Fault:
@@ -553,6 +572,7 @@ NAMED: dict[str, Callable[[], Fault]] = {
     "overloaded": overloaded,
     "html_page": html_page,
     "reset": reset,
+    "reset_mid_answer": lambda: reset(after_bytes=64),
     "stream_error": stream_error,
     "stream_reset": stream_reset,
     "unauthorized": unauthorized,

@@ -381,19 +381,24 @@ class FaultServer:
                     self.send_header(name, value)
                 if answer.chunks is None:
                     self.send_header("content-length", str(len(answer.body)))
-                    self.end_headers()
-                    self.wfile.write(answer.body)
-                    return
-                self.send_header("transfer-encoding", "chunked")
-                self.send_header("cache-control", "no-cache")
+                    framed = [answer.body]
+                else:
+                    self.send_header("transfer-encoding", "chunked")
+                    self.send_header("cache-control", "no-cache")
+                    framed = [f"{len(c):x}\r\n".encode() + c + b"\r\n" for c in answer.chunks]
+                    if not answer.cut:
+                        framed.append(b"0\r\n\r\n")
                 self.end_headers()
-                for chunk in answer.chunks:
-                    self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+                if answer.truncate is not None:
+                    self.wfile.write(b"".join(framed)[: answer.truncate])
+                    self.wfile.flush()
+                    self._drop()
+                    return
+                for piece in framed:
+                    self.wfile.write(piece)
                     self.wfile.flush()
                 if answer.cut:
                     self._drop()
-                    return
-                self.wfile.write(b"0\r\n\r\n")
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
 
