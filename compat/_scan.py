@@ -15,6 +15,7 @@ changes nothing.
 from __future__ import annotations
 
 import ast
+import functools
 import io
 import json
 import os
@@ -247,24 +248,111 @@ class _Visitor(ast.NodeVisitor):
                 self.edits.append(_Edit(span[0], span[1], "compat.legacy"))
         elif node.module == "openai" and any(a.name == "error" for a in node.names):
             self._add(node, "import", None)
-            legacy = [a for a in node.names if a.name == "error"]
-            rest = [a for a in node.names if a.name != "error"]
-            for alias in legacy:
-                self.module_names.add(alias.asname or "error")
-            statements = []
-            if rest:
-                statements.append(ast.unparse(ast.ImportFrom(module="openai", names=rest, level=0)))
-            statements += [f"from compat import legacy as {a.asname or 'error'}" for a in legacy]
-            indent = " " * node.col_offset
-            assert node.end_lineno is not None
-            assert node.end_col_offset is not None
-            self.edits.append(
-                _Edit(
-                    (node.lineno, node.col_offset),
-                    (node.end_lineno, node.end_col_offset),
-                    f"\n{indent}".join(statements),
-                )
-            )
+            for alias in node.names:
+                if alias.name == "error":
+                    self.module_names.add(alias.asname or "error")
+            self._rewrite_from_openai(node)
+
+    def _rewrite_from_openai(self, node: ast.ImportFrom) -> None:
+        """``from openai import error [as x], ...`` -> compat.legacy, token by token.
+
+        When ``error`` is all it imports, ``openai`` becomes ``compat`` and ``error``
+        becomes ``legacy as error`` in place. Otherwise ``error`` (with one comma) leaves
+        the statement, a line left empty goes with it, and ``from compat import legacy as
+        error`` follows on the next line. Comments stay where they were.
+        """
+        text = self._segment(node)
+        tokens = [
+            t for t in _tokens(text) if t.type in (tokenize.NAME, tokenize.OP, tokenize.COMMENT)
+        ]
+        at = next((i for i, t in enumerate(tokens) if t.string == "import"), None)
+        if at is None or len(tokens) < 2:
+            return
+        # Each imported name: [name token, last token (the alias when there is one), comma].
+        items: list[list[Any]] = []
+        alias_next = False
+        for token in tokens[at + 1 :]:
+            if token.type == tokenize.COMMENT or token.string in ("(", ")"):
+                continue
+            if token.string == ",":
+                items[-1][2] = token
+            elif token.string == "as":
+                alias_next = True
+            elif alias_next:
+                items[-1][1], alias_next = token, False
+            else:
+                items.append([token, token, None])
+        if [t[0].string for t in items] != [a.name for a in node.names]:
+            return  # not the statement's shape as read: leave it alone
+
+        def position(point: tuple[int, int]) -> tuple[int, int]:
+            return _shift(node, point, text)
+
+        if all(a.name == "error" for a in node.names):
+            module = tokens[1]
+            self.edits.append(_Edit(position(module.start), position(module.end), "compat"))
+            for (name, _, _), alias in zip(items, node.names):
+                replacement = "legacy" if alias.asname else "legacy as error"
+                self.edits.append(_Edit(position(name.start), position(name.end), replacement))
+            return
+        kept = [i for i, a in enumerate(node.names) if a.name != "error"]
+        # A run of removed names after the last kept one, without a trailing comma, takes
+        # the comma *before* each name; every other removed name takes its own.
+        backwards = items[-1][2] is None
+        for i, alias in enumerate(node.names):
+            if alias.name != "error":
+                continue
+            name, last, comma = items[i]
+            if backwards and i > kept[-1]:
+                before = items[i - 1][2]
+                between = tokens[tokens.index(before) + 1 : tokens.index(name)]
+                if any(t.type == tokenize.COMMENT for t in between):
+                    self.edits.append(_Edit(position(before.start), position(before.end), ""))
+                    self._delete(position(name.start), position(last.end))
+                else:
+                    self._delete(position(before.start), position(last.end))
+            else:
+                start, end = name.start, comma.end
+                following = tokens[tokens.index(comma) + 1 : tokens.index(comma) + 2]
+                if following and following[0].start[0] == end[0]:
+                    if following[0].string == ")":  # (a, error,) -> (a,)
+                        previous = tokens[tokens.index(name) - 1]
+                        if previous.end[0] == start[0]:
+                            start = previous.end
+                    else:  # error, b -> b
+                        end = following[0].start
+                self._delete(position(start), position(end))
+        statements = [
+            f"from compat import legacy as {a.asname or 'error'}"
+            for a in node.names
+            if a.name == "error"
+        ]
+        assert node.end_lineno is not None
+        self.edits.append(self._after_line(node.end_lineno, node.col_offset, statements))
+
+    def _delete(self, start: tuple[int, int], end: tuple[int, int]) -> None:
+        """Delete from *start* to *end* (file positions), with the whole line when nothing
+        but indentation would be left of it."""
+        lines = self.lines
+        head = lines[start[0] - 1].encode("utf-8")[: start[1]]
+        tail = lines[end[0] - 1].encode("utf-8")[end[1] :]
+        if not head.strip() and not tail.strip():
+            start, end = (start[0], 0), (end[0] + 1, 0)
+        elif not head.strip() and tail.lstrip().startswith(b"#"):
+            end = (end[0], end[1] + len(tail) - len(tail.lstrip()))  # the comment keeps its place
+        self.edits.append(_Edit(start, end, ""))
+
+    def _after_line(self, lineno: int, indent: int, statements: list[str]) -> _Edit:
+        """Statements to insert after line *lineno* (after any comment that ends it)."""
+        line = self.lines[lineno - 1]
+        body = line.rstrip("\r\n")
+        newline = line[len(body) :] or "\n"
+        end = (lineno, len(body.encode("utf-8")))
+        return _Edit(end, end, "".join(f"{newline}{' ' * indent}{s}" for s in statements))
+
+    @functools.cached_property
+    def lines(self) -> list[str]:
+        return _lines(self.source)
 
     def _alias_span(
         self, node: ast.Import, alias: ast.alias
@@ -389,6 +477,11 @@ class _Visitor(ast.NodeVisitor):
             )
 
 
+def _lines(source: str) -> list[str]:
+    """*source*'s lines as Python counts them (\\n, \\r\\n, \\r; not form feeds), with their ends."""
+    return io.StringIO(source, newline="").readlines() or [""]
+
+
 def _tokens(text: str) -> list[tokenize.TokenInfo]:
     try:
         return list(tokenize.generate_tokens(io.StringIO(text).readline))
@@ -417,20 +510,16 @@ def scan_source(source: str, path: str = "<source>") -> tuple[list[Finding], str
 
 
 def _apply(source: str, visitor: _Visitor) -> str:
-    edits = list({(e.start, e.end): e for e in visitor.edits}.values())
+    edits = list(dict.fromkeys(visitor.edits))
     if visitor.needs_import and not visitor.has_compat_legacy_import:
         anchor = visitor.last_openai_import
-        if (
-            anchor is not None
-            and anchor.end_lineno is not None
-            and anchor.end_col_offset is not None
-        ):
-            indent = " " * anchor.col_offset
-            end = (anchor.end_lineno, anchor.end_col_offset)
-            edits.append(_Edit(end, end, f"\n{indent}import compat.legacy"))
+        if anchor is not None and anchor.end_lineno is not None:
+            edits.append(
+                visitor._after_line(anchor.end_lineno, anchor.col_offset, ["import compat.legacy"])
+            )
     if not edits:
         return source
-    lines = source.splitlines(keepends=True)
+    lines = _lines(source)
     starts = [0]
     for line in lines:
         starts.append(starts[-1] + len(line))

@@ -407,6 +407,38 @@ def test_fix_keeps_formatting_and_is_idempotent(fixed_sample: Path) -> None:
             "import openai.error\r\nopenai.error.TryAgain\r\n",
             "import openai, compat.legacy\r\ncompat.legacy.TryAgain\r\n",
         ),
+        # Comments stay, inside and after the statement; a line left empty goes.
+        (
+            "from openai import (\n    error as e,  # keep\n)\ne.Timeout\n",
+            "from compat import (\n    legacy as e,  # keep\n)\ne.Timeout\n",
+        ),
+        (
+            "import openai  # the SDK\nopenai.error.Timeout\n",
+            "import openai  # the SDK\nimport compat.legacy\ncompat.legacy.Timeout\n",
+        ),
+        (
+            "from openai import error, OpenAI  # noqa: F401\r\n",
+            "from openai import OpenAI  # noqa: F401\r\nfrom compat import legacy as error\r\n",
+        ),
+        (
+            "from openai import (\n    OpenAI,  # client\n    error,\n    Stream,\n)\n",
+            "from openai import (\n    OpenAI,  # client\n    Stream,\n)\n"
+            "from compat import legacy as error\n",
+        ),
+        (
+            "from openai import (\n    OpenAI,  # client\n    error  # errors\n)\n",
+            "from openai import (\n    OpenAI  # client\n    # errors\n)\n"
+            "from compat import legacy as error\n",
+        ),
+        (
+            "from openai import (OpenAI, error,)\n",
+            "from openai import (OpenAI,)\nfrom compat import legacy as error\n",
+        ),
+        # A form feed is not a line break to Python, nor to the fix.
+        (
+            "\x0c\nimport openai\nx = 1; \x0c y = openai.error.Timeout\n",
+            "\x0c\nimport openai\nimport compat.legacy\nx = 1; \x0c y = compat.legacy.Timeout\n",
+        ),
     ],
 )
 def test_fix_spellings(source: str, fixed: str | None) -> None:
