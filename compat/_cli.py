@@ -153,8 +153,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.file == "-":
         raw = sys.stdin.buffer.read()
     else:
-        with open(args.file, "rb") as handle:
-            raw = handle.read()
+        try:
+            with open(args.file, "rb") as handle:
+                raw = handle.read()
+        except OSError as exc:
+            print(
+                f"compat explain: cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr
+            )
+            return 2
     result = explain(raw.decode("utf-8", "replace"), args.status, args.provider)
     if args.json:
         print(json.dumps(result, indent=2, ensure_ascii=False))
@@ -184,7 +190,14 @@ def _serve(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"compat serve: {exc}", file=sys.stderr)
         return 2
-    server = FaultServer(host=args.host, port=args.port, rules=rules, api_key=args.api_key)
+    try:
+        server = FaultServer(host=args.host, port=args.port, rules=rules, api_key=args.api_key)
+    except OSError as exc:
+        print(
+            f"compat serve: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}",
+            file=sys.stderr,
+        )
+        return 2
     print(server.url, flush=True)
     print(
         f"OpenAI base_url   {server.openai_url}\n"

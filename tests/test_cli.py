@@ -1,4 +1,4 @@
-"""python -m compat explain: an answer as a server sent it, explained."""
+"""python -m compat explain and serve: answers explained, and the errors of the commands."""
 
 from __future__ import annotations
 
@@ -50,3 +50,27 @@ def test_verbose_transcript_with_redirect_lines() -> None:
     assert status == 503
     assert headers == [("Retry-After", "7")]
     assert body == "<html>down</html>"
+
+
+def test_explain_a_missing_file_says_so(tmp_path: Path) -> None:
+    done = run("explain", str(tmp_path / "absent.txt"))
+    assert 2 == done.returncode
+    assert "cannot read" in done.stderr
+    assert "absent.txt" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_serve_on_a_taken_port_says_so() -> None:
+    from compat.testing import FaultServer
+
+    with FaultServer() as server:
+        done = subprocess.run(
+            [sys.executable, "-m", "compat", "serve", "--port", str(server.port)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    assert 2 == done.returncode
+    assert f"cannot listen on 127.0.0.1:{server.port}" in done.stderr
+    assert "Traceback" not in done.stderr
