@@ -202,10 +202,16 @@ def signal_headers(headers: Any) -> dict[str, str]:
             return out
         if type(headers) is dict:
             for name, value in headers.items():
-                key = name.lower() if type(name) is str else str(name).lower()
+                if type(name) is not str:
+                    break  # bytes names: the general reading below decodes them
+                key = name.lower()
                 if key in SIGNAL_HEADERS:
-                    out[key] = value if type(value) is str else str(value)
-            return out
+                    if type(value) is not str:
+                        value = value.decode("latin-1") if type(value) is bytes else str(value)
+                    out[key] = value
+            else:
+                return out
+            out = {}
     except Exception:  # noqa: BLE001 - fall back to the general reading below
         out = {}
     return {k: v for k, v in lower_headers(headers).items() if k in SIGNAL_HEADERS}
