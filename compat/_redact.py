@@ -77,6 +77,18 @@ def redact_text(text: str) -> str:
         text = _FIELD.sub(_prefix_redacted, text)
     if len(text) >= 32 and _HEX_RUN in text.encode("utf-8", "replace").translate(_HEX_TABLE):
         text = _HEX32.sub(REDACTED, text)
+    return encodable(text)
+
+
+def encodable(text: str) -> str:
+    """*text*, with lone surrogates (from a caller's ``surrogateescape`` decoding) written
+    as ``\\udcff`` escapes, so that printing or logging it cannot fail."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
     return text
 
 
@@ -90,7 +102,7 @@ def redact_headers(items: Iterable[tuple[str, str]]) -> dict[str, str]:
     """Lower-case header names and replace credential values."""
     out: dict[str, str] = {}
     for name, value in items:
-        key = str(name).lower()
+        key = encodable(str(name).lower())
         text = value if isinstance(value, str) else str(value)
         out[key] = REDACTED if key in SECRET_HEADERS else redact_text(text)
     return out
@@ -108,7 +120,7 @@ def redact_data(data: Any, _depth: int = 0) -> Any:
     if isinstance(data, Mapping):
         out = {}
         for key, value in data.items():
-            skey = str(key)
+            skey = encodable(str(key))
             if skey.lower() in SECRET_KEYS and isinstance(value, str):
                 out[skey] = REDACTED
             else:
