@@ -25,6 +25,7 @@ from compat._errors import ERROR_CLASSES, LLMError
 from compat._kinds import RETRYABLE_KINDS, ErrorKind
 from compat._parse import (
     MAX_KEPT_TEXT,
+    MAX_PARSED_BODY,
     decode_body,
     headers_retry_after,
     ratelimit_reset,
@@ -286,8 +287,13 @@ def find_error(document: Any, status: int | None) -> dict[str, Any] | None:
     return None
 
 
-def _text_message(text: str, status: int | None) -> str:
-    """A one-line message for a body that was not JSON (HTML page, plain text)."""
+def _text_message(text: str, status: int | None, truncated: bool = False) -> str:
+    """A one-line message for a body that was not JSON (HTML page, plain text), or that
+    was too long to be read as JSON."""
+    where = f"HTTP {status}" if status is not None else "An answer"
+    if truncated and text.lstrip()[:1] in ("{", "["):
+        snippet = _SPACES.sub(" ", text).strip()[:200]
+        return f"{where} with a body over {MAX_PARSED_BODY // 1024} KB, not read as JSON: {snippet}"
     snippet = ""
     if "<" in text:
         for pattern in (_HTML_TITLE, _HTML_H1):
@@ -301,7 +307,6 @@ def _text_message(text: str, status: int | None) -> str:
         what = "a text body"
     if not snippet:
         snippet = _SPACES.sub(" ", _TAGS.sub(" ", text)).strip()[:200]
-    where = f"HTTP {status}" if status is not None else "An answer"
     return f"{where} with {what} instead of JSON: {snippet}" if snippet else f"{where}: {what}"
 
 
@@ -423,7 +428,7 @@ def classify(
                 return None
             return build(
                 K.BAD_RESPONSE,
-                _text_message(text, status),
+                _text_message(text, status, truncated),
                 status,
                 headers if keep_headers is None else keep_headers,
                 text,
@@ -451,7 +456,7 @@ def classify(
         if message:
             text_message = message
         elif text is not None:
-            text_message = _text_message(text, status)
+            text_message = _text_message(text, status, truncated)
         elif status is not None:
             empty = body is None or body == b"" or body == ""
             text_message = f"HTTP {status} with {'an empty body' if empty else 'no error message'}"

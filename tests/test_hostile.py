@@ -16,13 +16,13 @@ from hypothesis import strategies as st
 
 import compat
 
-json_leaf = (
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=40)
-)
+#: Text with lone surrogates too, as a caller's ``surrogateescape`` decoding makes them.
+any_text = st.text(st.characters(exclude_categories=()), max_size=40)
+json_leaf = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | any_text
 json_value = st.recursive(
     json_leaf,
     lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=5)
+        st.lists(children, max_size=4) | st.dictionaries(any_text, children, max_size=5)
     ),
     max_leaves=25,
 )
@@ -48,23 +48,25 @@ bodies = st.one_of(
     st.text(max_size=300),
     st.builds(lambda v: json.dumps(v).encode(), json_value),
 )
-header_values = (
-    st.text(max_size=30) | st.integers() | st.floats(allow_nan=True) | st.binary(max_size=10)
+header_values = any_text | st.integers() | st.floats(allow_nan=True) | st.binary(max_size=10)
+header_names = (
+    st.sampled_from(
+        [
+            "retry-after",
+            "Retry-After-Ms",
+            "x-ms-retry-after-ms",
+            "x-should-retry",
+            "x-request-id",
+            "apim-request-id",
+            "x-ratelimit-reset-requests",
+            "x-ratelimit-remaining-tokens",
+            "x-ratelimit-limit-requests",
+            "content-type",
+        ]
+    )
+    | any_text
 )
-header_names = st.sampled_from(
-    [
-        "retry-after",
-        "Retry-After-Ms",
-        "x-ms-retry-after-ms",
-        "x-should-retry",
-        "x-request-id",
-        "apim-request-id",
-        "x-ratelimit-reset-requests",
-        "x-ratelimit-remaining-tokens",
-        "x-ratelimit-limit-requests",
-        "content-type",
-    ]
-) | st.text(max_size=15)
+header_names = header_names | header_names.map(lambda name: name.encode("utf-8", "replace"))
 headers = st.dictionaries(header_names, header_values, max_size=6) | st.lists(
     st.tuples(header_names, header_values), max_size=6
 )
@@ -72,11 +74,14 @@ statuses = st.none() | st.integers(-5, 1000)
 
 
 def shown(error: compat.LLMError) -> None:
-    """Every string form and the redacted views read without failing."""
+    """Every string form and the redacted views read without failing, and can be printed
+    or logged as UTF-8 (lone surrogates in the input come out escaped)."""
     assert isinstance(str(error), str)
     assert repr(error).startswith(type(error).__qualname__)
     assert isinstance(dict(error.headers), dict)
     assert error.body is None or isinstance(error.body, (dict, list, str, int, float, bool))
+    for text in (str(error), repr(error), error.message, repr(error.headers), repr(error.body)):
+        text.encode("utf-8")
 
 
 class NoLastResort(logging.Handler):
@@ -161,3 +166,23 @@ def test_translate_v1_exceptions_with_hostile_bodies(
     assert status == error.status
     shown(error)
     assert [] == [r.getMessage() for r in last_resort.records]
+
+
+def test_headers_as_bytes_are_read() -> None:
+    """Raw headers (bytes names and values, as ``httpx``'s ``raw`` gives them) decide
+    like text ones, in a dict or as pairs."""
+    pairs = [(b"Retry-After", b"7"), (b"x-request-id", b"req_raw")]
+    for headers in (dict(pairs), pairs):
+        error = compat.from_response(429, headers, b'{"error": {"code": "rate_limit_exceeded"}}')
+        assert error is not None
+        assert (7.0, "req_raw") == (error.retry_after, error.request_id)
+
+
+def test_json_too_long_to_read_says_so() -> None:
+    """A JSON body past the parsed prefix is not called 'text instead of JSON', and the
+    message says what was cut."""
+    body = b'{"error": {"message": "' + b"x" * (1024 * 1024) + b'"}}'
+    error = compat.from_response(500, {}, body)
+    assert error is not None
+    assert error.message.startswith("HTTP 500 with a body over 256 KB, not read as JSON: {")
+    assert error.message.endswith("[body cut: only the first 2048 characters were kept]")
