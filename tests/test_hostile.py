@@ -186,3 +186,43 @@ def test_json_too_long_to_read_says_so() -> None:
     assert error is not None
     assert error.message.startswith("HTTP 500 with a body over 256 KB, not read as JSON: {")
     assert error.message.endswith("[body cut: only the first 2048 characters were kept]")
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    status=statuses,
+    json_body=json_value | error_object,
+    http_body=st.none() | any_text | st.binary(max_size=200),
+    headers=headers,
+    message=st.none() | any_text,
+    name=st.sampled_from(
+        ["APIError", "RateLimitError", "InvalidRequestError", "ServiceUnavailableError", "TryAgain"]
+    ),
+)
+def test_translate_legacy_exceptions_with_hostile_fields(
+    last_resort: NoLastResort,
+    status: Any,
+    json_body: Any,
+    http_body: Any,
+    headers: Any,
+    message: Any,
+    name: str,
+) -> None:
+    """A legacy ``openai.error`` exception with any status, bodies and headers translates
+    without failing inside."""
+    openai = pytest.importorskip("openai")
+    if hasattr(openai, "OpenAI"):
+        pytest.skip("the legacy SDK (openai<1) is not installed")
+    cls = getattr(openai.error, name)
+    if name == "InvalidRequestError":
+        exc = cls(message, None, http_body=http_body, http_status=status, json_body=json_body)
+    else:
+        exc = cls(message, http_body=http_body, http_status=status, json_body=json_body)
+    exc.headers = headers  # whatever a caller or a proxy put there
+    error = compat.translate(exc)
+    assert isinstance(error, compat.LLMError)
+    assert error.kind in set(compat.ErrorKind)
+    shown(error)
+    assert [] == [r.getMessage() for r in last_resort.records]
