@@ -232,6 +232,13 @@ def test_azure_through_random_faults_and_its_filter(server: FaultServer) -> None
     assert ("violence",) == info.value.content_filter[0].filtered
     assert "azure" == info.value.provider
     assert 1 == len(server.requests)
+    if hasattr(raw, "responses"):  # /openai/responses: Azure's, with no deployment in the path
+        server.clear()
+        server.script(faults.rate_limited(0.02))
+        assert REPLY == client.responses.create(model="gpt4o-deployment", input="hi").output_text
+        assert [429, 200] == server.answered
+        assert {"azure"} == {r.flavour for r in server.requests}
+        assert "apim-request-id" in server.requests[0].answer.headers
 
 
 # ---------------------------------------------------------------------- gateway

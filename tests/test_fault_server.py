@@ -62,6 +62,21 @@ def test_parse_tells_the_flavours_apart() -> None:
     assert request(OPENAI, stream=True).stream
 
 
+@pytest.mark.parametrize(
+    ("path", "endpoint"),
+    [
+        ("/openai/responses?api-version=2025-03-01-preview", "responses"),
+        ("/openai/v1/chat/completions", "chat"),
+    ],
+)
+def test_azure_routes_without_a_deployment(path: str, endpoint: str) -> None:
+    """Azure's routes that name no deployment (AzureOpenAI's responses, the v1 API) are
+    Azure's; the model comes from the body."""
+    server = FaultServer.__new__(FaultServer)
+    parsed = FaultServer._parse(server, "POST", path, {}, json.dumps(CHAT).encode())
+    assert (AZURE, endpoint, "gpt-4o") == (parsed.flavour, parsed.endpoint, parsed.model)
+
+
 # ---------------------------------------------------------------------- rules
 
 

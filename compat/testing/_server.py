@@ -233,17 +233,23 @@ class FaultServer:
             with contextlib.suppress(ValueError):
                 document = json.loads(body)
         route = split.path
-        if "/openai/deployments/" in route:
-            flavour = AZURE
-            endpoint = _endpoint(route)
-            parts = route.split("/openai/deployments/", 1)[1].split("/")
-            model = parts[0] or None
-        elif route.rstrip("/").endswith("/openai/custom") or ("method" in query and "key" in query):
+        if route.rstrip("/").endswith("/openai/custom") or ("method" in query and "key" in query):
             flavour = GATEWAY
             endpoint = _endpoint("/" + query.get("method", ""))
             document = None
             with contextlib.suppress(ValueError):
                 document = json.loads(query.get("_o_args") or "{}")
+            model = None
+        elif "/openai/deployments/" in route:
+            flavour = AZURE
+            endpoint = _endpoint(route)
+            parts = route.split("/openai/deployments/", 1)[1].split("/")
+            model = parts[0] or None
+        elif route.startswith("/openai/"):
+            # Azure's routes without a deployment in the path: /openai/responses,
+            # /openai/v1/...; the model (deployment) is in the body.
+            flavour = AZURE
+            endpoint = _endpoint(route)
             model = None
         else:
             flavour = OPENAI
