@@ -519,7 +519,7 @@ def _apply(source: str, visitor: _Visitor) -> str:
             )
     if not edits:
         return source
-    lines = _lines(source)
+    lines = visitor.lines
     starts = [0]
     for line in lines:
         starts.append(starts[-1] + len(line))
