@@ -240,17 +240,13 @@ class FaultServer:
             with contextlib.suppress(ValueError):
                 document = json.loads(query.get("_o_args") or "{}")
             model = None
-        elif "/openai/deployments/" in route:
+        elif "/openai/deployments/" in route or route.startswith("/openai/"):
+            # Azure: /openai/deployments/{name}/..., and routes that name no deployment
+            # (/openai/responses, /openai/v1/...), whose model is in the body.
             flavour = AZURE
             endpoint = _endpoint(route)
-            parts = route.split("/openai/deployments/", 1)[1].split("/")
-            model = parts[0] or None
-        elif route.startswith("/openai/"):
-            # Azure's routes without a deployment in the path: /openai/responses,
-            # /openai/v1/...; the model (deployment) is in the body.
-            flavour = AZURE
-            endpoint = _endpoint(route)
-            model = None
+            _, deployments, rest = route.partition("/openai/deployments/")
+            model = (rest.split("/")[0] or None) if deployments else None
         else:
             flavour = OPENAI
             endpoint = _endpoint(route)
