@@ -24,9 +24,9 @@ from compat._envelopes import SEED_GATEWAY, GatewayTable
 from compat._errors import BadResponseError, LLMError
 from compat._kinds import ErrorKind
 from compat._redact import redact_text
-from compat._retry import RetryPolicy
 from compat._translate import from_response, translate
-from compat._wrap import fingerprint
+from compat.retry.policy import RetryPolicy
+from compat.retry.target import fingerprint
 
 DEFAULT_BASE_URL = "https://api-gw-4.cn/openai/custom"
 

@@ -71,8 +71,6 @@ if TYPE_CHECKING:
         UnknownError,
     )
     from compat._guard import translating
-    from compat._pacing import RetryBudget
-    from compat._retry import Attempt, Decision, RetryPolicy, retry_testing
     from compat._translate import (
         from_response,
         register_adapter,
@@ -80,6 +78,11 @@ if TYPE_CHECKING:
         unregister_adapter,
     )
     from compat._wrap import wrap
+    from compat.retry.engine import Attempt, retry_testing
+    from compat.retry.events import Event, add_hook, remove_hook
+    from compat.retry.policy import Decision, RetryPolicy
+    from compat.retry.state import LocalState
+    from compat.retry.target import Target
 
 __all__ = [
     "CODE_KINDS",
@@ -95,11 +98,13 @@ __all__ = [
     "ContextLengthExceededError",
     "Decision",
     "ErrorKind",
+    "Event",
     "FilterCategory",
     "GatewayClient",
     "GatewayTable",
     "InvalidRequestError",
     "LLMError",
+    "LocalState",
     "NotFoundError",
     "OutputTruncatedError",
     "OverloadedError",
@@ -107,13 +112,15 @@ __all__ = [
     "QuotaExceededError",
     "RateLimitError",
     "RateLimitInfo",
-    "RetryBudget",
     "RetryPolicy",
     "ServerError",
+    "Target",
     "UnknownError",
+    "add_hook",
     "from_response",
     "register_adapter",
     "register_gateway",
+    "remove_hook",
     "retry_testing",
     "translate",
     "translating",
@@ -131,11 +138,15 @@ _LAZY = {
     "register_adapter": "compat._translate",
     "translate": "compat._translate",
     "unregister_adapter": "compat._translate",
-    "Attempt": "compat._retry",
-    "Decision": "compat._retry",
-    "RetryPolicy": "compat._retry",
-    "retry_testing": "compat._retry",
-    "RetryBudget": "compat._pacing",
+    "Attempt": "compat.retry.engine",
+    "retry_testing": "compat.retry.engine",
+    "Decision": "compat.retry.policy",
+    "RetryPolicy": "compat.retry.policy",
+    "LocalState": "compat.retry.state",
+    "Target": "compat.retry.target",
+    "Event": "compat.retry.events",
+    "add_hook": "compat.retry.events",
+    "remove_hook": "compat.retry.events",
     "wrap": "compat._wrap",
     "GatewayTable": "compat._envelopes",
     "register_gateway": "compat._envelopes",

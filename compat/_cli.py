@@ -57,7 +57,7 @@ def explain(text: str, status: int | None, provider: str | None) -> dict[str, An
     error = from_response(status, headers, body, provider=provider)
     if error is None:
         return {"status": status, "error": None, "verdict": "success: not an error"}
-    from compat._retry import RetryPolicy
+    from compat.retry.policy import RetryPolicy
 
     decision = RetryPolicy().decide(error, 1, 0.0, random=lambda: 0.0)
     if decision.retry:

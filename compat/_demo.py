@@ -10,7 +10,6 @@ what the policy did; then a summary. No key, no network.
 from __future__ import annotations
 
 import importlib
-import logging
 import sys
 import time
 from collections import Counter
@@ -20,7 +19,8 @@ from typing import Any, TextIO
 import attrs
 
 from compat._errors import LLMError
-from compat._retry import Decision, RetryPolicy
+from compat.retry.events import Event, add_hook, remove_hook
+from compat.retry.policy import RetryPolicy
 from compat.testing import FaultServer, faults
 from compat.testing._faults import Fault
 
@@ -49,18 +49,15 @@ class Summary:
         }
 
 
-class _Decisions(logging.Handler):
-    """Collects the policy's decision after each failed attempt (from its log records)."""
+class _Decisions:
+    """Collects the policy's decision after each failed attempt (a retry hook)."""
 
     def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.seen: list[tuple[LLMError, Decision]] = []
+        self.seen: list[tuple[LLMError, Event]] = []
 
-    def emit(self, record: logging.LogRecord) -> None:
-        error = getattr(record, "compat_error", None)
-        decision = getattr(record, "compat_decision", None)
-        if error is not None and decision is not None:
-            self.seen.append((error, decision))
+    def __call__(self, event: Event) -> None:
+        if event.action in ("retry", "give_up") and event.error is not None:
+            self.seen.append((event.error, event))
 
 
 Step = tuple[str, tuple[Fault, ...], Callable[[], Any]]
@@ -243,10 +240,7 @@ def run(out: TextIO = sys.stdout) -> Summary:
     openai = _installed_openai()
     summary = Summary()
     decisions = _Decisions()
-    logger = logging.getLogger("compat")
-    saved_level = logger.level
-    logger.addHandler(decisions)
-    logger.setLevel(logging.DEBUG)
+    add_hook(decisions)
     started = time.monotonic()
     closers: list[Callable[[], Any]] = []
     with FaultServer() as server:
@@ -273,8 +267,7 @@ def run(out: TextIO = sys.stdout) -> Summary:
         finally:
             for close in closers:
                 close()
-            logger.removeHandler(decisions)
-            logger.setLevel(saved_level)
+            remove_hook(decisions)
     summary.seconds = time.monotonic() - started
     _print_summary(summary, out)
     return summary
@@ -319,7 +312,7 @@ def _run_step(
             )
             action = (
                 f"retry in {decision.wait:.2f} s: {decision.reason}"
-                if decision.retry
+                if decision.action == "retry"
                 else f"raise: {decision.reason}"
             )
             print(f"        policy: {action}", file=out)

@@ -1,66 +1,80 @@
-"""``compat.wrap``: a client behind the retry policy, with its interface kept.
+"""``compat.wrap``: a client behind the retry policy, with its interface and its type kept.
 
-``wrap(client).chat.completions.create(...)`` is the client's own call, made
-under a :class:`~compat.RetryPolicy`: every failure leaves as a compat error, a
-failure the policy retries is retried, and the SDK's own retries are off so that
-attempts never multiply. For the v1+ SDK the call goes through
-``with_raw_response`` so that the rate-limit headers of successful answers feed
-the target's pacer; the caller still gets the parsed result.
+``wrap(client).chat.completions.create(...)`` is the client's own call, made under a
+:class:`~compat.RetryPolicy`: every failure leaves as a compat error, a failure the
+policy retries is retried, and the SDK's own retries are off so that attempts never
+multiply. What comes out of a wrapped client is wrapped too: ``with_options(...)``,
+``copy(...)``, ``with_raw_response`` and ``with_streaming_response``.
 
-Streams: a failure before the first chunk is retried like any other; a failure
-after it is translated and raised, never retried (part of the answer was read).
+For the v1+ SDK each call goes through ``with_raw_response``, so that the rate-limit
+headers of successful answers feed the target's pacer, and so that a failure that
+arrives under HTTP 200 (an error object, a gateway envelope with a failing code, an
+HTML page, a completion carrying an ``error``) raises the common error instead of
+coming back as an empty result. The caller still gets the parsed result.
+
+Each attempt gets, as the SDK's own timeout, what the call's deadline leaves.
+
+Streams: a failure before the first chunk is retried like any other; a failure after
+it is translated and raised, never retried (part of the answer was read).
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import inspect
 import logging
+import math
 from collections.abc import AsyncIterator, Hashable, Iterator
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from compat._parse import signal_headers
-from compat._retry import RetryPolicy, _Run
-from compat._translate import translate
+from compat._translate import from_response, translate
+from compat.retry.engine import Attempt
+from compat.retry.policy import RetryPolicy
+from compat.retry.target import Target, fingerprint
 
 log = logging.getLogger("compat.wrap")
 
+C = TypeVar("C")
+
 # Legacy resources whose create() loops on TryAgain until its `timeout` argument.
 _LEGACY_WARMUP_LOOPS = frozenset({"ChatCompletion", "Completion", "Embedding", "Edit"})
+# Methods of a v1 client that return another client: what they return is wrapped too.
+_DERIVING = frozenset({"with_options", "copy"})
+# Methods of a v1 client that send a request themselves.
+_REQUESTING = frozenset({"get", "post", "put", "patch", "delete", "request", "get_api_list"})
+
+__all__ = ["fingerprint", "wrap"]
 
 
-def fingerprint(secret: object) -> str:
-    """A short, one-way name for a key, to tell pacing targets apart without keeping it."""
-    if not secret:
-        return ""
-    return hashlib.sha256(str(secret).encode()).hexdigest()[:12]
-
-
-def wrap(client: Any, policy: RetryPolicy | None = None) -> Any:
+def wrap(client: C, policy: RetryPolicy | None = None) -> C:
     """Put *client* behind *policy* (default: ``RetryPolicy()``), keeping its interface.
 
     Accepted: ``openai.OpenAI``, ``AsyncOpenAI``, ``AzureOpenAI``,
-    ``AsyncAzureOpenAI``, the legacy ``openai`` module (``openai<1``) and
-    compat's gateway client. Raises ``TypeError`` for anything else.
+    ``AsyncAzureOpenAI``, the legacy ``openai`` module (``openai<1``) and compat's
+    gateway client; type checkers see the result as the client's own type. Raises
+    ``TypeError`` for anything else.
     """
     policy = RetryPolicy() if policy is None else policy
     wrap_hook = getattr(client, "__compat_wrap__", None)
     if wrap_hook is not None:
-        return wrap_hook(policy)
+        return cast(C, wrap_hook(policy))
     if inspect.ismodule(client) and hasattr(client, "api_base") and hasattr(client, "error"):
-        return _Proxy(client, None, _Legacy(client, policy))
+        return cast(C, _Proxy(client, None, _Legacy(client, policy)))
     if hasattr(client, "with_options") and hasattr(client, "with_raw_response"):
         retries = getattr(client, "max_retries", 0)
         if retries:
             log.debug("turning off the SDK's own %d retries: the policy retries", retries)
-        inner = client.with_options(max_retries=0)
-        return _Proxy(inner, inner.with_raw_response, _V1(inner, policy))
+        inner = cast(Any, client).with_options(max_retries=0)
+        return cast(C, _Proxy(inner, inner.with_raw_response, _V1(inner, policy)))
     raise TypeError(f"compat.wrap does not know how to wrap {type(client).__qualname__}")
 
 
+# ------------------------------------------------------------------------------ clients
+
+
 class _Client:
-    """What a wrapped client knows: its policy and how to name a call's target."""
+    """What a wrapped client knows: its policy, how to name a call's target, how to call."""
 
     policy: RetryPolicy
     #: Whether every API method of the client returns an awaitable.
@@ -72,6 +86,14 @@ class _Client:
     def prepare(self, owner: Any, name: str, kwargs: dict[str, Any]) -> None:
         """Adjust a call's arguments before it is made (the legacy SDK's warm-up loop)."""
 
+    def arguments(self, kwargs: dict[str, Any], attempt: Attempt) -> dict[str, Any]:
+        """The arguments of one attempt: the call's, with the time its deadline leaves."""
+        return kwargs
+
+    def rewrap(self, client: Any) -> Any:
+        """A client derived from the wrapped one, wrapped under the same policy."""
+        return wrap(client, self.policy)
+
 
 class _V1(_Client):
     def __init__(self, client: Any, policy: RetryPolicy) -> None:
@@ -79,9 +101,35 @@ class _V1(_Client):
         self.is_async = type(client).__name__.startswith("Async")
         provider = "azure" if "Azure" in type(client).__name__ else "openai"
         self._base = (provider, str(client.base_url), fingerprint(getattr(client, "api_key", "")))
+        self._timeout = getattr(client, "timeout", None)
 
     def target(self, kwargs: dict[str, Any]) -> Hashable:
-        return (*self._base, kwargs.get("model"))
+        model = kwargs.get("model")
+        return Target(*self._base, model if isinstance(model, str) else None)
+
+    def arguments(self, kwargs: dict[str, Any], attempt: Attempt) -> dict[str, Any]:
+        left = attempt.timeout
+        if left is None:
+            return kwargs
+        given = kwargs.get("timeout", self._timeout)
+        shorter = _shorter(given, max(left, 0.001))
+        return kwargs if shorter is given else {**kwargs, "timeout": shorter}
+
+
+def _shorter(timeout: Any, left: float) -> Any:
+    """*timeout* (a number, an ``httpx.Timeout`` or ``None``) cut to at most *left* seconds."""
+    if timeout is None or isinstance(timeout, (int, float)):
+        return timeout if timeout is not None and timeout <= left else left
+    parts = {}
+    for name in ("connect", "read", "write", "pool"):
+        value = getattr(timeout, name, math.inf)
+        parts[name] = left if value is None else min(value, left)
+    if all(getattr(timeout, name, None) == value for name, value in parts.items()):
+        return timeout
+    try:
+        return type(timeout)(**parts)
+    except Exception:  # noqa: BLE001 - an unknown timeout type: a plain number will do
+        return left
 
 
 class _Legacy(_Client):
@@ -95,12 +143,223 @@ class _Legacy(_Client):
         provider = "azure" if api_type.startswith("azure") else "openai"
         model = kwargs.get("deployment_id") or kwargs.get("engine") or kwargs.get("model")
         base = kwargs.get("api_base") or module.api_base
-        return (provider, base, fingerprint(kwargs.get("api_key") or module.api_key), model)
+        key = fingerprint(kwargs.get("api_key") or module.api_key)
+        return Target(provider, str(base), key, model if isinstance(model, str) else None)
 
     def prepare(self, owner: Any, name: str, kwargs: dict[str, Any]) -> None:
         if getattr(owner, "__name__", "") in _LEGACY_WARMUP_LOOPS and name in ("create", "acreate"):
             # The SDK retries TryAgain (409) until `timeout`; 0 makes it raise at once.
             kwargs.setdefault("timeout", 0)
+
+    def arguments(self, kwargs: dict[str, Any], attempt: Attempt) -> dict[str, Any]:
+        left = attempt.timeout
+        if left is None:
+            return kwargs
+        given = kwargs.get("request_timeout")
+        if isinstance(given, (int, float)) and given <= left:
+            return kwargs
+        return {**kwargs, "request_timeout": max(left, 0.001)}
+
+
+# ------------------------------------------------------------------------------ answers
+
+_FAILURE_MARKERS = (b'"error', b'"failed"', b'"html-message"')
+
+
+def failure_in(status: int, headers: Any, body: bytes) -> Any:
+    """The common error of a failure that arrived as a success (HTTP 2xx), else ``None``.
+
+    Most successes are told apart by a few substring tests, without parsing: only a
+    body that is not JSON, or that names an error, an envelope's code or a failed
+    status, is read as an answer.
+    """
+    if not body:
+        return None
+    head = body[:64].lstrip()[:1]
+    if head in (b"{", b"["):
+        markers = _FAILURE_MARKERS + _envelope_markers()
+        if not any(marker in body for marker in markers):
+            return None
+    return from_response(status, headers, body)
+
+
+def _envelope_markers() -> tuple[bytes, ...]:
+    from compat import _envelopes
+
+    return tuple(f'"{table.code_field}"'.encode() for table in _envelopes._tables)
+
+
+def _document_failure(result: Any) -> Any:
+    """The common error of a legacy SDK result that is a failure in disguise, else ``None``."""
+    if not isinstance(result, dict):
+        return None
+    keys = {"error", "status", *(t.code_field for t in _envelope_tables())}
+    if not keys.intersection(result):
+        return None
+    to_dict = getattr(result, "to_dict_recursive", None)
+    document = to_dict() if callable(to_dict) else dict(result)
+    return from_response(200, {}, document)
+
+
+def _envelope_tables() -> Any:
+    from compat import _envelopes
+
+    return _envelopes._tables
+
+
+def _raise(error: Any) -> None:
+    if error is not None:
+        raise error
+
+
+class _Call:
+    """One API method of a wrapped client, called under the policy."""
+
+    __slots__ = ("__wrapped__", "_client", "_fn", "_name", "_owner", "_raw")
+
+    def __init__(self, owner: Any, name: str, fn: Any, raw: Any, client: _Client) -> None:
+        self._owner, self._name, self._fn, self._raw, self._client = owner, name, fn, raw, client
+        self.__wrapped__ = fn
+
+    def _start(self, kwargs: dict[str, Any]) -> tuple[Any, Hashable]:
+        client = self._client
+        client.prepare(self._owner, self._name, kwargs)
+        raw = self._raw if callable(self._raw) else None
+        return raw, client.target(kwargs)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if _sends_on_entry(self._owner):
+            return _Streaming(self, args, kwargs)
+        raw, key = self._start(kwargs)
+        client = self._client
+        for attempt in client.policy.attempts(target=key):
+            with attempt:
+                result = self._once(raw, attempt, args, client.arguments(kwargs, attempt))
+        return result
+
+    def _once(self, raw: Any, attempt: Attempt, args: tuple[Any, ...], kw: dict[str, Any]) -> Any:
+        if raw is None:
+            result = self._fn(*args, **kw)
+            _raise(_document_failure(result))
+        else:
+            response = raw(*args, **kw)
+            http = response.http_response
+            headers = signal_headers(http.headers)
+            if kw.get("stream"):
+                _raise(_not_a_stream(http))
+                result = _SyncStream(response.parse())
+            else:
+                _raise(failure_in(http.status_code, http.headers, http.content))
+                result = response.parse()
+            attempt.answered(headers)
+        if kw.get("stream") and raw is None and hasattr(result, "__iter__"):
+            result = _SyncStream(result)
+        return result
+
+
+class _AsyncCall(_Call):
+    __slots__ = ()
+
+    async def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if _sends_on_entry(self._owner):
+            return _AsyncStreaming(self, args, kwargs)
+        raw, key = self._start(kwargs)
+        client = self._client
+        loop = client.policy.aattempts(target=key)
+        try:
+            async for attempt in loop:
+                async with attempt:
+                    result = await self._aonce(
+                        raw, attempt, args, client.arguments(kwargs, attempt)
+                    )
+        finally:
+            await cast(Any, loop).aclose()
+        return result
+
+    async def _aonce(
+        self, raw: Any, attempt: Attempt, args: tuple[Any, ...], kw: dict[str, Any]
+    ) -> Any:
+        if raw is None:
+            result = self._fn(*args, **kw)
+            if inspect.isawaitable(result):
+                result = await result
+            _raise(_document_failure(result))
+        else:
+            response = await raw(*args, **kw)
+            http = response.http_response
+            headers = signal_headers(http.headers)
+            if kw.get("stream"):
+                _raise(_not_a_stream(http))
+            else:
+                _raise(failure_in(http.status_code, http.headers, http.content))
+            result = response.parse()
+            if inspect.isawaitable(result):
+                result = await result
+            attempt.answered(headers)
+        if kw.get("stream") and hasattr(result, "__aiter__"):
+            result = await _AsyncStream.start(result)
+        elif kw.get("stream") and hasattr(result, "__iter__"):
+            result = _SyncStream(result)
+        return result
+
+
+def _sends_on_entry(owner: Any) -> bool:
+    """Whether *owner* is a ``with_streaming_response`` resource, whose methods return a
+    context manager that sends the request when it is entered."""
+    return type(owner).__name__.endswith("WithStreamingResponse")
+
+
+def _not_a_stream(http: Any) -> Any:
+    """The common error of an answer to a streamed request that is not a stream."""
+    content_type = http.headers.get("content-type", "")
+    if "event-stream" in content_type or not 200 <= http.status_code < 300:
+        return None
+    try:
+        body = http.read()
+    except Exception:  # noqa: BLE001 - the body cannot be read: let the SDK's parse say so
+        return None
+    return failure_in(http.status_code, http.headers, body)
+
+
+class _Streaming:
+    """``with_streaming_response`` under the policy: the request, sent on entry, is retried."""
+
+    def __init__(self, call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self._call, self._args, self._kwargs = call, args, kwargs
+        self._manager: Any = None
+
+    def __enter__(self) -> Any:
+        call = self._call
+        for attempt in call._client.policy.attempts(target=call._client.target(self._kwargs)):
+            with attempt:
+                manager = call._fn(*self._args, **self._kwargs)
+                response = manager.__enter__()
+        self._manager = manager
+        return response
+
+    def __exit__(self, *exc_info: Any) -> Any:
+        return self._manager.__exit__(*exc_info)
+
+
+class _AsyncStreaming(_Streaming):
+    async def __aenter__(self) -> Any:
+        call = self._call
+        loop = call._client.policy.aattempts(target=call._client.target(self._kwargs))
+        try:
+            async for attempt in loop:
+                async with attempt:
+                    manager = call._fn(*self._args, **self._kwargs)
+                    response = await manager.__aenter__()
+        finally:
+            await cast(Any, loop).aclose()
+        self._manager = manager
+        return response
+
+    async def __aexit__(self, *exc_info: Any) -> Any:
+        return await self._manager.__aexit__(*exc_info)
+
+
+# ------------------------------------------------------------------------------ the proxy
 
 
 class _Proxy:
@@ -118,19 +377,21 @@ class _Proxy:
         value = getattr(self._compat_obj, name)
         if name.startswith("_"):
             return value
-        raw = getattr(self._compat_raw, name, None) if self._compat_raw is not None else None
+        client = self._compat_client
         if inspect.ismethod(value) or inspect.isfunction(value):
             if self._compat_top:
-                # The client's own methods (copy, with_options, close) are not API calls.
-                return value
-            client = self._compat_client
+                if name in _DERIVING and isinstance(client, _V1):
+                    return _Deriving(value, client)
+                if name not in _REQUESTING or not isinstance(client, _V1):
+                    return value  # close(), auth headers, ...: not API calls
+            raw = getattr(self._compat_raw, name, None) if self._compat_raw is not None else None
             if client.is_async or inspect.iscoroutinefunction(value):
-                return _AsyncMethod(self._compat_obj, name, value, raw, client)
-            return _Method(self._compat_obj, name, value, raw, client)
+                return _AsyncCall(self._compat_obj, name, value, raw, client)
+            return _Call(self._compat_obj, name, value, raw, client)
         module = type(value).__module__ or ""
-        resource = module.startswith(("openai.resources", "openai.api_resources"))
-        if resource or inspect.isclass(value):
-            return _Proxy(value, raw, self._compat_client, top=False)
+        if module.startswith(("openai.", "openai_")) or inspect.isclass(value):
+            raw = getattr(self._compat_raw, name, None) if self._compat_raw is not None else None
+            return _Proxy(value, raw, client, top=False)
         return value
 
     def __dir__(self) -> list[str]:
@@ -140,66 +401,20 @@ class _Proxy:
         return f"compat.wrap({self._compat_obj!r})"
 
 
-class _Method:
-    __slots__ = ("__wrapped__", "_client", "_fn", "_name", "_owner", "_raw")
+class _Deriving:
+    """A method that returns a new client (``with_options``, ``copy``): its result is wrapped."""
 
-    def __init__(self, owner: Any, name: str, fn: Any, raw: Any, client: _Client) -> None:
-        self._owner, self._name, self._fn, self._raw, self._client = owner, name, fn, raw, client
+    __slots__ = ("__wrapped__", "_client")
+
+    def __init__(self, fn: Any, client: _Client) -> None:
         self.__wrapped__ = fn
+        self._client = client
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        client = self._client
-        client.prepare(self._owner, self._name, kwargs)
-        run = _Run(client.policy, client.target(kwargs))
-        raw = self._raw if callable(self._raw) else None
-        while True:
-            run.before_attempt()
-            try:
-                if raw is not None:
-                    response = raw(*args, **kwargs)
-                    headers = signal_headers(getattr(response, "headers", None))
-                    result = response.parse()
-                else:
-                    headers = None
-                    result = self._fn(*args, **kwargs)
-                if kwargs.get("stream") and hasattr(result, "__iter__"):
-                    result = _SyncStream(result)
-            except Exception as exc:  # noqa: BLE001 - run.failed raises what it does not retry
-                run.sleep(run.failed(exc))
-            else:
-                run.succeeded(headers)
-                return result
+        return self._client.rewrap(self.__wrapped__(*args, **kwargs))
 
 
-class _AsyncMethod(_Method):
-    __slots__ = ()
-
-    async def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        client = self._client
-        client.prepare(self._owner, self._name, kwargs)
-        run = _Run(client.policy, client.target(kwargs))
-        raw = self._raw if callable(self._raw) else None
-        while True:
-            await run.abefore_attempt()
-            try:
-                if raw is not None:
-                    response = await raw(*args, **kwargs)
-                    headers = signal_headers(getattr(response, "headers", None))
-                    result = response.parse()
-                    if inspect.isawaitable(result):
-                        result = await result
-                else:
-                    headers = None
-                    result = await self._fn(*args, **kwargs)
-                if kwargs.get("stream") and hasattr(result, "__aiter__"):
-                    result = await _AsyncStream.start(result)
-                elif kwargs.get("stream") and hasattr(result, "__iter__"):
-                    result = _SyncStream(result)
-            except Exception as exc:  # noqa: BLE001 - run.failed raises what it does not retry
-                await run.asleep(run.failed(exc))
-            else:
-                run.succeeded(headers)
-                return result
+# ------------------------------------------------------------------------------ streams
 
 
 def _raise_translated(exc: Exception) -> None:

@@ -231,7 +231,7 @@ def test_wrap_retries_the_gateway_by_the_policy(
 def test_billed_failures_can_draw_on_the_budget(server: FaultServer, gateway: Any) -> None:
     """With count_billed, billed retries spend the budget; 4017 (billed) stops when it is spent."""
     server.add_rule(lambda request: faults.answer(200, {}, envelope("4017")))
-    policy = compat.RetryPolicy(count_billed=True, budget_capacity=2, max_attempts=10)
+    policy = compat.RetryPolicy(count_billed=True, budget_capacity=2, max_attempts=10, hold=False)
     with compat.retry_testing(), pytest.raises(compat.APITimeoutError) as info:
         compat.wrap(gateway, policy).call("v1/models")
     assert info.value.billed

@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 import compat
-from compat._pacing import Pacer, RetryBudget
+from compat.retry.pacing import GO, Limits, Observation
+from compat.retry.state import LocalState
 from compat.testing import FaultServer, faults
 from tests.conftest import track
 
@@ -268,43 +269,41 @@ def run_both(work: Any, threads: int = 8, per_thread: int = 500, tasks: int = 20
 def test_budget_loses_no_update() -> None:
     """Withdrawals from threads and tasks at once never overdraw and are all counted."""
     capacity = 3000
-    budget = RetryBudget(capacity=capacity, refill=0.0)
+    state = LocalState()
     granted = []
     lock = threading.Lock()
 
     def work() -> None:
-        if budget.withdraw():
+        if state.budget_take(capacity):
             with lock:
                 granted.append(1)
 
     run_both(work)  # 8 * 500 + 200 * 50 = 14000 attempts for 3000 tokens
     assert capacity == len(granted)
-    assert 0 == budget.tokens
-    refilled = RetryBudget(capacity=10_000, refill=1.0)
+    assert 0 == state.budget_tokens(capacity)
+    refilled = LocalState()
     for _ in range(10_000):
-        refilled.withdraw()
-    run_both(refilled.deposit, per_thread=100, tasks=20)  # 800 + 200 deposits
-    assert 1000 == refilled.tokens
+        refilled.budget_take(10_000)
+    run_both(lambda: refilled.budget_give(10_000, 1.0), per_thread=100, tasks=20)
+    assert 1000 == refilled.budget_tokens(10_000)  # 800 + 200 deposits
 
 
 def test_pacer_hands_out_distinct_slots() -> None:
     """Reservations from threads and tasks at once get slots at least 1/rate apart: none is
     lost, none is doubled."""
-    pacer = Pacer(probe_concurrency=10_000, probe_window=0.0)
-    headers = {
-        "x-ratelimit-limit-requests": "100",
-        "x-ratelimit-remaining-requests": "0",
-        "x-ratelimit-reset-requests": "1s",
-    }
-    pacer.observe(0.0, headers, None, False)
-    assert pacer.rate is not None
-    rate = pacer.rate
+    state = LocalState()
+    limits = Limits(10_000, 0.0)
+    seen = Observation(0, limit_requests=100, remaining_requests=0, reset_requests=1.0)
+    state.report("t", 0.0, limits, seen, 0)
+    target = state.target("t")
+    assert target is not None
+    rate = target.rate
     slots: list[float] = []
     lock = threading.Lock()
 
     def work() -> None:
-        wait, go = pacer.reserve(0.0)
-        assert go
+        verdict, wait, _, _ = state.acquire("t", 0.0, limits, float("inf"))
+        assert GO == verdict
         with lock:
             slots.append(wait)
 

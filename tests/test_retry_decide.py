@@ -134,14 +134,15 @@ def test_billed_failures_can_count_against_the_budget() -> None:
 def test_decide_is_pure() -> None:
     """The same arguments give the same decision, and deciding changes nothing."""
     policy = compat.RetryPolicy()
-    budget_before = policy.state.budget.tokens  # type: ignore[union-attr]
+    budget_before = policy.state.budget_tokens(policy.budget_capacity)
     first = policy.decide(error(K.SERVER_ERROR), 2, 1.0, random=HALF)
     assert first == policy.decide(error(K.SERVER_ERROR), 2, 1.0, random=HALF)
-    assert budget_before == policy.state.budget.tokens  # type: ignore[union-attr]
+    assert budget_before == policy.state.budget_tokens(policy.budget_capacity)
 
 
 def test_policy_is_an_immutable_value() -> None:
-    """Fields cannot change; evolve() makes a copy that shares the budget and pacers."""
+    """Fields cannot change; evolve() makes a copy that shares the state (the live
+    counters) and follows its own fields."""
     policy = compat.RetryPolicy()
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         policy.max_attempts = 3  # type: ignore[misc]
@@ -149,3 +150,49 @@ def test_policy_is_an_immutable_value() -> None:
     assert 3 == changed.max_attempts
     assert policy.state is changed.state
     assert compat.RetryPolicy() == compat.RetryPolicy()
+
+
+def test_an_evolved_policy_follows_its_fields() -> None:
+    """A copy with budget_capacity=0 has no budget, though it shares the original's state:
+    the state holds the counters, the fields hold the limits."""
+    policy = compat.RetryPolicy(budget_capacity=2, max_attempts=10, hold=False)
+    fn_errors = [error(K.SERVER_ERROR) for _ in range(5)]
+
+    def failing() -> str:
+        if fn_errors:
+            raise fn_errors.pop(0)
+        return "ok"
+
+    with compat.retry_testing(), pytest.raises(compat.ServerError) as info:
+        policy.call(failing)
+    assert "budget" in str(info.value.__notes__)  # two retries spent the budget of 2
+    assert 0 == policy.state.budget_tokens(policy.budget_capacity)
+    unlimited = attrs.evolve(policy, budget_capacity=0)
+    assert unlimited.state is policy.state
+    with compat.retry_testing():
+        assert "ok" == unlimited.call(failing)  # the two errors left are retried
+    smaller = attrs.evolve(policy, budget_capacity=1)
+    assert 0 == smaller.state.budget_tokens(smaller.budget_capacity)
+
+
+def test_invalid_fields_are_refused() -> None:
+    """Limits that make no sense fail when the policy is made, with the field named."""
+    for field, value in (
+        ("max_attempts", 0),
+        ("deadline", 0),
+        ("multiplier", 0.5),
+        ("budget_capacity", 0.5),
+        ("max_server_wait", float("nan")),
+        ("probe_concurrency", 0),
+    ):
+        with pytest.raises(ValueError, match=field):
+            compat.RetryPolicy(**{field: value})
+
+
+def test_huge_attempt_numbers_do_not_overflow() -> None:
+    """A backoff past any float (attempt 1,103 of 0.5 s doubling) is capped, not an
+    OverflowError (openai-python's own table has this case)."""
+    policy = compat.RetryPolicy(max_attempts=5000, deadline=None)
+    decision = policy.decide(error(K.SERVER_ERROR), 1103, 0.0, random=HALF)
+    assert decision.retry
+    assert policy.max_wait / 2 == decision.wait

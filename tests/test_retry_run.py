@@ -12,7 +12,7 @@ import pytest
 
 import compat
 from compat._errors import ERROR_CLASSES
-from compat._pacing import PROBE_POLL, SLICE, Pacer, RetryBudget
+from compat.retry.state import LocalState
 
 K = compat.ErrorKind
 
@@ -138,7 +138,8 @@ def test_attempts_loop_raises_when_giving_up() -> None:
 
 
 def test_on_retry_hook_and_log_records(caplog: pytest.LogCaptureFixture) -> None:
-    """The hook sees (error, attempt, wait) before each wait; each retry is logged."""
+    """The hook sees (error, attempt, wait) before each wait; each retry is logged, with its
+    decision record attached."""
     seen: list[tuple[K, int, float]] = []
     policy = compat.RetryPolicy(on_retry=lambda e, n, w: seen.append((e.kind, n, w)))
     fn, _ = failing([err(K.RATE_LIMITED, 2.0), err(K.SERVER_ERROR)])
@@ -147,7 +148,9 @@ def test_on_retry_hook_and_log_records(caplog: pytest.LogCaptureFixture) -> None
     assert [K.RATE_LIMITED, K.SERVER_ERROR] == [kind for kind, _, _ in seen]
     assert [1, 2] == [n for _, n, _ in seen]
     assert 2.0 <= seen[0][2] <= 2.2
-    assert 2 == sum("retrying in" in r.getMessage() for r in caplog.records)
+    retries = [r for r in caplog.records if getattr(r, "compat_event", None) is not None]
+    assert ["retry", "retry"] == [r.compat_event.action for r in retries]  # type: ignore[attr-defined]
+    assert all("retry after attempt" in r.getMessage() for r in retries)
 
 
 def test_testing_mode_skips_sleep_but_not_decisions() -> None:
@@ -195,8 +198,9 @@ def test_async_cancellation_during_a_wait_ends_at_once() -> None:
 
 
 def test_budget_bounds_retries_during_an_outage() -> None:
-    """With every call failing, retries stop once the budget is spent: errors surface at once."""
-    policy = compat.RetryPolicy(budget_capacity=5, max_attempts=4)
+    """With every call failing and holding off, retries stop once the budget is spent:
+    errors surface at once."""
+    policy = compat.RetryPolicy(budget_capacity=5, max_attempts=4, hold=False)
     attempts = 0
     with compat.retry_testing():
         for _ in range(20):
@@ -209,28 +213,28 @@ def test_budget_bounds_retries_during_an_outage() -> None:
 
 def test_budget_refills_with_successes() -> None:
     """Each success gives back a fraction of a retry, never beyond the capacity."""
-    budget = RetryBudget(capacity=2, refill=0.5)
-    assert budget.withdraw()
-    assert budget.withdraw()
-    assert not budget.withdraw()
-    budget.deposit()
-    assert not budget.available()
-    budget.deposit()
-    assert budget.withdraw()
+    state = LocalState()
+    assert state.budget_take(2)
+    assert state.budget_take(2)
+    assert not state.budget_take(2)
+    state.budget_give(2, 0.5)
+    assert 0.5 == state.budget_tokens(2)
+    state.budget_give(2, 0.5)
+    assert state.budget_take(2)
     for _ in range(10):
-        budget.deposit()
-    assert 2 == budget.tokens
+        state.budget_give(2, 0.5)
+    assert 2 == state.budget_tokens(2)
 
 
-def test_shared_state_under_threads_and_asyncio() -> None:
-    """Budget and pacer stay consistent when many threads and tasks use them at once."""
-    budget = RetryBudget(capacity=1000, refill=1.0)
+def test_budget_loses_no_update_under_threads_and_asyncio() -> None:
+    """Withdrawals from many threads and tasks at once never overdraw and are all counted."""
+    state = LocalState()
     taken = [0]
     lock = threading.Lock()
 
     def hammer() -> None:
         for _ in range(500):
-            if budget.withdraw():
+            if state.budget_take(1000):
                 with lock:
                     taken[0] += 1
 
@@ -241,7 +245,7 @@ def test_shared_state_under_threads_and_asyncio() -> None:
     async def tasks() -> None:
         async def one() -> None:
             for _ in range(100):
-                if budget.withdraw():
+                if await state.abudget_take(1000):
                     with lock:
                         taken[0] += 1
                 await asyncio.sleep(0)
@@ -250,115 +254,7 @@ def test_shared_state_under_threads_and_asyncio() -> None:
 
     asyncio.run(tasks())
     for thread in threads:
-        thread.join()
+        thread.join(60)
+        assert not thread.is_alive(), "deadlock"
     assert 1000 == taken[0]
-    assert 0 == budget.tokens
-
-    pacer = Pacer(probe_concurrency=100, probe_window=0.0)
-    pacer.observe(
-        0.0,
-        {
-            "x-ratelimit-limit-requests": "10",
-            "x-ratelimit-remaining-requests": "0",
-            "x-ratelimit-reset-requests": "1s",
-        },
-        None,
-        limited=False,
-    )
-    delays: list[float] = []
-
-    def reserve() -> None:
-        for _ in range(50):
-            delay, go = pacer.reserve(0.0)
-            assert go
-            with lock:
-                delays.append(delay)
-
-    threads = [threading.Thread(target=reserve) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    # 400 reservations at 10 per second (used at 98 %), none lost: all distinct, the last
-    # one 400 / 9.8 s away.
-    assert 400 == len(set(round(d, 6) for d in delays))
-    assert 400 / 9.8 == pytest.approx(max(delays))
-
-
-def test_pacer_learns_rate_from_headers() -> None:
-    """limit 20, remaining 15, reset 250ms: 20 requests per second, used at 98 %; 15 left now."""
-    pacer = Pacer(probe_concurrency=1, probe_window=1.0)
-    headers = {
-        "x-ratelimit-limit-requests": "20",
-        "x-ratelimit-remaining-requests": "15",
-        "x-ratelimit-reset-requests": "250ms",
-    }
-    pacer.observe(100.0, headers, None, limited=False)
-    assert 19.6 == pytest.approx(pacer.rate)
-    waits = [pacer.reserve(100.0)[0] for _ in range(17)]
-    assert [0.0] * 15 == waits[:15]
-    assert [1 / 19.6, 2 / 19.6] == pytest.approx(waits[15:])
-
-
-def test_pacer_keeps_the_tightest_rate_bound() -> None:
-    """The whole-number remaining count lets one answer overstate the rate; the pacer keeps
-    the lowest bound seen until an answer proves the rate rose or the limit changes."""
-    pacer = Pacer(probe_concurrency=1, probe_window=1.0)
-
-    def answer(limit: int, remaining: int, reset_ms: int) -> None:
-        headers = {
-            "x-ratelimit-limit-requests": str(limit),
-            "x-ratelimit-remaining-requests": str(remaining),
-            "x-ratelimit-reset-requests": f"{reset_ms}ms",
-        }
-        pacer.observe(100.0, headers, None, limited=False)
-
-    # A bucket of 5 at 20/s holding 0.9 of a request: remaining 0, full again in 205 ms.
-    answer(5, 0, 205)
-    assert 5 / 0.205 * 0.98 == pytest.approx(pacer.rate)  # 24.4/s: too fast
-    answer(5, 0, 250)  # the same bucket holding 0.0
-    assert 20 * 0.98 == pytest.approx(pacer.rate)
-    answer(5, 0, 205)  # an overstating answer again: the tighter bound stays
-    assert 20 * 0.98 == pytest.approx(pacer.rate)
-    answer(5, 0, 100)  # at least 40/s: the rate rose
-    assert 50 * 0.98 == pytest.approx(pacer.rate)
-    answer(10, 0, 1000)  # a new limit: start again from its bound
-    assert 10 * 0.98 == pytest.approx(pacer.rate)
-
-
-def test_pacer_cooldown_after_a_429() -> None:
-    """A 429 asking for 2 s holds every later call of the target until then, and after it
-    the calls are paced on the estimated rate (one per 2 s), not released together."""
-    pacer = Pacer(probe_concurrency=1, probe_window=1.0)
-    pacer.observe(10.0, None, 2.0, limited=True)
-    assert (SLICE, False) == pacer.reserve(10.5)  # during the cooldown: ask again later
-    assert (0.0, True) == pacer.reserve(12.0)  # the cooldown is over: go
-    assert (SLICE, False) == pacer.reserve(12.0)  # the next one is 2 s away on the estimate
-
-
-def test_estimated_rate_rises_with_successes() -> None:
-    """Without headers, successes raise the estimated rate, and waiting callers see it."""
-    pacer = Pacer(probe_concurrency=1, probe_window=1.0)
-    pacer.observe(0.0, None, 1.0, limited=True)
-    assert 1.0 == pacer.rate
-    for _ in range(5):
-        pacer.observe(1.0, None, None, limited=False)
-    assert 1.25**5 == pytest.approx(pacer.rate)
-
-
-def test_probe_holds_a_burst_until_limits_are_known() -> None:
-    """Before limits are known, probe_concurrency calls go out, one more per success that
-    tells nothing; a 429 or the end of the window ends the discovery."""
-    pacer = Pacer(probe_concurrency=2, probe_window=5.0)
-    assert (0.0, True) == pacer.reserve(0.0)
-    assert (0.0, True) == pacer.reserve(0.0)
-    assert (PROBE_POLL, False) == pacer.reserve(0.0)
-    pacer.observe(0.1, None, None, limited=False)  # one answered, the window grows to 3
-    assert (0.0, True) == pacer.reserve(0.1)
-    assert (0.0, True) == pacer.reserve(0.1)
-    assert (PROBE_POLL, False) == pacer.reserve(0.1)
-    assert (0.0, True) == pacer.reserve(6.0)  # the window is over
-    limited = Pacer(probe_concurrency=1, probe_window=5.0)
-    limited.reserve(0.0)
-    limited.observe(0.1, None, 0.5, limited=True)
-    assert (SLICE, False) == limited.reserve(0.2)  # discovery over: paced by the 429
+    assert 0 == state.budget_tokens(1000)

@@ -121,9 +121,10 @@ def test_outage_stops_at_the_attempt_cap(server: FaultServer) -> None:
 
 
 def test_outage_stops_at_the_budget(server: FaultServer) -> None:
-    """During an outage the shared budget ends retries: later calls make one request each."""
+    """During an outage, with holding off, the shared budget ends retries: later calls
+    make one request each."""
     server.add_rule(lambda request: faults.answer(503, {}, OVERLOADED))
-    policy = compat.RetryPolicy(max_attempts=5, budget_capacity=3)
+    policy = compat.RetryPolicy(max_attempts=5, budget_capacity=3, hold=False)
     client = compat.wrap(sync_client(server), policy)
     with compat.retry_testing():
         for _ in range(10):
@@ -277,7 +278,8 @@ def test_stream_error_mid_stream_is_translated_not_retried(server: FaultServer) 
 
 
 def test_concurrent_calls_share_one_cooldown(server: FaultServer) -> None:
-    """Threads and asyncio tasks through one policy meet one 429 with retry-after: the others
+    """Threads and asyncio tasks through one policy meet a target closed for 0.5 s: after
+    three 429s in a row (one stray 429 is not taken to speak for the target) the others
     wait for the cooldown instead of collecting their own 429s."""
     closed_until = [0.0]
     lock = threading.Lock()
@@ -325,5 +327,5 @@ def test_concurrent_calls_share_one_cooldown(server: FaultServer) -> None:
     for thread in threads:
         thread.join()
     assert ["ok"] * 16 == results
-    # One probe learns of the limit; everyone else waits out the cooldown.
-    assert server.answered.count(429) <= 2, server.answered
+    # The slow start's one probe at a time meets three 429s; everyone else waits them out.
+    assert server.answered.count(429) <= 3, server.answered

@@ -1,0 +1,567 @@
+"""The retry engine: one call under a policy, attempt after attempt.
+
+:class:`Run` is the whole engine: before each attempt it asks the policy's state for a
+slot (waiting out cooldowns, pacing, slow starts and outage holds, never past the
+call's deadline); after a failure it tells the state what the answer said, asks
+:meth:`RetryPolicy.decide <compat.RetryPolicy.decide>` and either returns the wait or
+raises the common error; after a success it tells the state and credits the budget.
+Every decision becomes an :class:`~compat.retry.events.Event` for the hooks.
+
+The loops around it are :func:`attempts` and :func:`aattempts`; ``RetryPolicy.call``,
+``acall``, the decorator and ``compat.wrap`` all run on them.
+
+Time comes from :func:`now` and waits go through :func:`sleep`/:func:`asleep`, so that
+:func:`retry_testing` can replace both with a virtual clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import math
+import time
+from collections.abc import AsyncIterator, Hashable, Iterator, Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from compat._kinds import ErrorKind
+from compat._translate import translate
+from compat.retry import pacing
+from compat.retry.events import Event, dispatch
+
+if TYPE_CHECKING:
+    from compat._errors import LLMError
+    from compat.retry.policy import Decision, RetryPolicy
+
+# ------------------------------------------------------------------------------- clock
+
+
+class _Clock:
+    __slots__ = ("offset", "virtual")
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+        self.virtual = False
+
+
+_clock = _Clock()
+
+
+def now() -> float:
+    """The engine's clock: monotonic seconds (virtual ones under :func:`retry_testing`)."""
+    return time.monotonic() + _clock.offset
+
+
+def sleep(seconds: float) -> None:
+    """Wait *seconds* (under :func:`retry_testing`, move the virtual clock instead)."""
+    if seconds <= 0:
+        return
+    if _clock.virtual:
+        _clock.offset += seconds
+        return
+    time.sleep(seconds)
+
+
+async def asleep(seconds: float) -> None:
+    """Wait *seconds*, cancellably (under :func:`retry_testing`, move the virtual clock)."""
+    if _clock.virtual or seconds <= 0:
+        _clock.offset += max(seconds, 0.0)
+        await asyncio.sleep(0)
+        return
+    await asyncio.sleep(seconds)
+
+
+@contextlib.contextmanager
+def retry_testing(on: bool = True) -> Iterator[None]:
+    """Within the block, waits do not sleep: they move a virtual clock instead.
+
+    Every decision is made as usual, on the virtual clock: backoff, cooldowns, pacing,
+    outage holds and deadlines; a test sees what production would do, only faster.
+    """
+    saved = _clock.virtual
+    _clock.virtual = on
+    try:
+        yield
+    finally:
+        _clock.virtual = saved
+
+
+# ------------------------------------------------------------------------------- engine
+
+_DOWN_KINDS = frozenset(
+    {ErrorKind.OVERLOADED, ErrorKind.SERVER_ERROR, ErrorKind.TIMEOUT, ErrorKind.CONNECTION}
+)
+_calls = itertools.count(1)
+
+
+def observation(
+    outcome: int, headers: Mapping[str, str] | None, retry_after: float | None = None
+) -> pacing.Observation:
+    """What the pacer needs from an answer: its outcome, wait and rate-limit headers."""
+    seen = pacing.Observation(outcome, retry_after=retry_after)
+    if headers:
+        from compat._parse import parse_duration
+
+        for which in ("requests", "tokens"):
+            limit = _number(headers.get("x-ratelimit-limit-" + which))
+            if limit is None:
+                continue
+            remaining = _number(headers.get("x-ratelimit-remaining-" + which))
+            reset_text = headers.get("x-ratelimit-reset-" + which)
+            reset = parse_duration(reset_text) if reset_text else None
+            if which == "requests":
+                seen.limit_requests, seen.remaining_requests = limit, remaining
+                seen.reset_requests = reset
+            else:
+                seen.limit_tokens, seen.remaining_tokens = limit, remaining
+                seen.reset_tokens = reset
+        if retry_after is not None and retry_after >= 1 and retry_after == int(retry_after):
+            # A whole-second retry-after, with nothing finer beside it, is mostly rounding.
+            seen.coarse = "retry-after-ms" not in headers and "x-ms-retry-after-ms" not in headers
+    return seen
+
+
+def _number(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+class Run:
+    """One call under a policy: its attempts, its time, its slot in the target's state.
+
+    The sync and async twins (:meth:`begin`/:meth:`abegin`, :meth:`failed`/
+    :meth:`afailed`, ...) differ only in how they reach the state; what they decide is
+    in the shared methods between them.
+    """
+
+    __slots__ = (
+        "attempt",
+        "call",
+        "cause",
+        "error",
+        "key",
+        "limits",
+        "paced",
+        "policy",
+        "start",
+        "state",
+        "ticket",
+        "tokens",
+        "waited_for",
+    )
+
+    def __init__(self, policy: RetryPolicy, key: Hashable = None, tokens: float = 0.0) -> None:
+        self.policy = policy
+        self.key = key
+        self.tokens = tokens
+        self.state = policy.state
+        self.paced = policy.pacing
+        self.limits = policy.limits
+        self.attempt = 0
+        self.start = now()
+        self.ticket = 0
+        self.call = next(_calls)
+        self.error: LLMError | None = None
+        self.cause: BaseException | None = None
+        self.waited_for = ""
+
+    # -------------------------------------------------------------- time and events
+
+    def elapsed(self) -> float:
+        """Seconds since the call started."""
+        return now() - self.start
+
+    def left(self) -> float:
+        """Seconds left before the call's deadline (infinite without one)."""
+        deadline = self.policy.deadline
+        return math.inf if deadline is None else deadline - self.elapsed()
+
+    def _emit(self, action: str, reason: str, cause: str = "", wait: float = 0.0) -> None:
+        dispatch(
+            Event(
+                action,
+                reason,
+                cause,
+                self.attempt,
+                wait,
+                self.elapsed(),
+                self.key,
+                self.call,
+                self.error,
+            ),
+            self.policy.hooks,
+        )
+
+    # -------------------------------------------------------------- before an attempt
+
+    def _ask(self) -> tuple[float, float]:
+        """``(now, max_wait)`` for the next request for a slot."""
+        left = self.left()
+        return now(), min(left, self.policy.max_server_wait)
+
+    def _granted(self, answer: tuple[int, float, str, int]) -> tuple[float, bool]:
+        """Read the state's answer to a request for a slot: ``(wait, go)``; raise when
+        no slot is free in time."""
+        verdict, wait, why, ticket = answer
+        if verdict == pacing.REFUSE:
+            raise self._refused(why, wait)
+        if why and why != self.waited_for:
+            self.waited_for = why
+            self._emit("wait", _WAIT_REASONS.get(why, why), why, wait)
+        if verdict == pacing.GO:
+            self.ticket = ticket
+            return wait, True
+        return wait, False
+
+    def begin(self) -> None:
+        """Wait until the target's state lets the next attempt go."""
+        if self.paced:
+            while True:
+                at, max_wait = self._ask()
+                wait, go = self._granted(
+                    self.state.acquire(self.key, at, self.limits, max_wait, self.tokens)
+                )
+                try:
+                    sleep(wait)
+                except BaseException:
+                    self.abandon()
+                    raise
+                if go:
+                    break
+        self._started()
+
+    async def abegin(self) -> None:
+        """Wait, cancellably, until the target's state lets the next attempt go."""
+        if self.paced:
+            while True:
+                at, max_wait = self._ask()
+                wait, go = self._granted(
+                    await self.state.aacquire(self.key, at, self.limits, max_wait, self.tokens)
+                )
+                try:
+                    await asleep(wait)
+                except BaseException:
+                    await self.aabandon()
+                    raise
+                if go:
+                    break
+        self._started()
+
+    def _started(self) -> None:
+        self.attempt += 1
+        self.waited_for = ""
+        if self.policy.hooks or _wants_every_event():
+            self._emit("attempt", f"attempt {self.attempt}")
+
+    def _held_slot(self) -> bool:
+        return bool(self.ticket or (self.tokens and self.paced))
+
+    def abandon(self) -> None:
+        """Give back a slot that was granted and never used (the call was cancelled)."""
+        if self._held_slot():
+            self.state.release(self.key, self.limits, self.ticket, self.tokens)
+        self.ticket = 0
+
+    async def aabandon(self) -> None:
+        """:meth:`abandon`, for an asyncio call."""
+        if self._held_slot():
+            await self.state.arelease(self.key, self.limits, self.ticket, self.tokens)
+        self.ticket = 0
+
+    def _refused(self, why: str, wait: float) -> LLMError:
+        """The error of a call that no slot can be found for in time."""
+        from compat.retry.errors import refused
+
+        last = self.error
+        error = refused(why, wait, self.left(), self.policy.max_server_wait, self.key, last)
+        if last is not None:
+            error.__cause__ = last
+        self.error = error
+        self._finish(error, f"no slot before the deadline ({why or 'wait'})", why or "deadline")
+        return error
+
+    # -------------------------------------------------------------- after an attempt
+
+    def _success(self, headers: Mapping[str, str] | None, used: float | None) -> pacing.Observation:
+        seen = observation(pacing.OK, headers)
+        seen.tokens = self.tokens
+        seen.tokens_used = used
+        return seen
+
+    def _budget(self) -> tuple[float, float] | None:
+        capacity = self.policy.budget_capacity
+        return (capacity, self.policy.budget_refill) if capacity else None
+
+    def succeeded(
+        self, headers: Mapping[str, str] | None = None, used: float | None = None
+    ) -> None:
+        """Tell the state the attempt succeeded; *headers* are its decision headers."""
+        budget = self._budget()
+        if self.paced:
+            seen = self._success(headers, used)
+            self.state.report(self.key, now(), self.limits, seen, self.ticket, budget)
+            self.ticket = 0
+        elif budget is not None:
+            self.state.budget_give(*budget)
+        self._succeeded()
+
+    async def asucceeded(
+        self, headers: Mapping[str, str] | None = None, used: float | None = None
+    ) -> None:
+        """:meth:`succeeded`, for an asyncio call."""
+        budget = self._budget()
+        if self.paced:
+            seen = self._success(headers, used)
+            await self.state.areport(self.key, now(), self.limits, seen, self.ticket, budget)
+            self.ticket = 0
+        elif budget is not None:
+            await self.state.abudget_give(*budget)
+        self._succeeded()
+
+    def _succeeded(self) -> None:
+        if self.policy.hooks or _wants_every_event():
+            self._emit("success", f"succeeded at attempt {self.attempt}")
+
+    def _translated(self, exc: Exception) -> tuple[LLMError, pacing.Observation] | None:
+        error = translate(exc)
+        if error is None:
+            return None
+        self.error, self.cause = error, exc
+        kind = error.kind
+        if kind is ErrorKind.RATE_LIMITED:
+            outcome = pacing.LIMITED
+        elif kind in _DOWN_KINDS:
+            outcome = pacing.DOWN
+        else:
+            outcome = pacing.ANSWERED
+        return error, observation(outcome, signals(error), error.retry_after)
+
+    def failed(self, exc: Exception) -> float:
+        """Decide after a failed attempt: return the wait before the next one, or raise."""
+        found = self._translated(exc)
+        if found is None:
+            self.abandon()
+            raise exc
+        error, seen = found
+        capacity = self.policy.budget_capacity
+        if self.paced:
+            held, tokens = self.state.report(
+                self.key, now(), self.limits, seen, self.ticket, self._budget()
+            )
+            self.ticket = 0
+        else:
+            held, tokens = False, self.state.budget_tokens(capacity) if capacity else 0.0
+        decision = self._decide(error, held, tokens)
+        if decision.retry and self._draws(error, held) and not self.state.budget_take(capacity):
+            decision = _budget_spent()
+        return self._after(error, exc, decision)
+
+    async def afailed(self, exc: Exception) -> float:
+        """:meth:`failed`, for an asyncio call."""
+        found = self._translated(exc)
+        if found is None:
+            await self.aabandon()
+            raise exc
+        error, seen = found
+        capacity = self.policy.budget_capacity
+        if self.paced:
+            held, tokens = await self.state.areport(
+                self.key, now(), self.limits, seen, self.ticket, self._budget()
+            )
+            self.ticket = 0
+        else:
+            held, tokens = False, self.state.budget_tokens(capacity) if capacity else 0.0
+        decision = self._decide(error, held, tokens)
+        if (
+            decision.retry
+            and self._draws(error, held)
+            and not await self.state.abudget_take(capacity)
+        ):
+            decision = _budget_spent()
+        return self._after(error, exc, decision)
+
+    def _decide(self, error: LLMError, held: bool, tokens: float) -> Decision:
+        policy = self.policy
+        budget_left = not policy.budget_capacity or tokens >= 1.0
+        return policy.decide(
+            error, self.attempt, self.elapsed(), budget_left=budget_left, held=held
+        )
+
+    def _draws(self, error: LLMError, held: bool) -> bool:
+        return bool(self.policy.budget_capacity) and not held and self.policy.draws_budget(error)
+
+    def _after(self, error: LLMError, exc: Exception, decision: Decision) -> float:
+        if not decision.retry:
+            self._finish(error, decision.reason, decision.cause)
+            if error is exc:
+                raise error
+            raise error from exc
+        self._emit("retry", decision.reason, decision.cause, decision.wait)
+        on_retry = self.policy.on_retry
+        if on_retry is not None:
+            on_retry(error, self.attempt, decision.wait)
+        return decision.wait
+
+    def _finish(self, error: LLMError, reason: str, cause: str) -> None:
+        """Mark *error* as the end of this call: its attempts and time, and why."""
+        from compat.retry.errors import mark_final
+
+        mark_final(error, self.attempt, self.elapsed(), reason)
+        self._emit("give_up", reason, cause)
+
+
+def signals(error: LLMError) -> Mapping[str, str]:
+    """The decision headers of *error*'s answer, names lower-cased."""
+    from compat._parse import signal_headers
+
+    return signal_headers(error._raw_headers)
+
+
+_WAIT_REASONS = {
+    "cooldown": "the target is cooling down after a 429",
+    "pacing": "paced to the target's rate limit",
+    "tokens": "paced to the target's token limit",
+    "slow start": "the target's limits are not known yet: a few calls go first",
+    "held": "the target is down: held until a probe succeeds",
+}
+
+
+def _budget_spent() -> Decision:
+    from compat.retry.policy import Decision
+
+    return Decision(False, 0.0, "the retry budget is spent", "budget")
+
+
+def _wants_every_event() -> bool:
+    """Whether a process-wide hook other than logging wants every event."""
+    from compat.retry import events
+
+    return len(events._hooks) > (1 if events.log_event in events._hooks else 0)
+
+
+# ------------------------------------------------------------------------------- loops
+
+
+class Attempt:
+    """One attempt of an attempts loop: a context manager around the attempt's code.
+
+    Inside the block, :attr:`timeout` is the time the call's deadline leaves (``None``
+    without a deadline), to give the attempt as its own timeout. A block that completes
+    is a success; one that raises a service failure is retried or raised as the common
+    error; anything else passes through.
+    """
+
+    __slots__ = ("_run", "done", "entered", "exited", "headers", "used", "wait")
+
+    def __init__(self, run: Run) -> None:
+        self._run = run
+        self.done = False
+        self.entered = False
+        self.exited = False
+        self.wait = 0.0
+        self.headers: Mapping[str, str] | None = None
+        self.used: float | None = None
+
+    @property
+    def number(self) -> int:
+        """1 for the first attempt."""
+        return self._run.attempt
+
+    @property
+    def timeout(self) -> float | None:
+        """Seconds the call's deadline leaves for this attempt; ``None`` without a deadline."""
+        left = self._run.left()
+        return None if math.isinf(left) else max(left, 0.0)
+
+    def answered(self, headers: Mapping[str, str] | None, used: float | None = None) -> None:
+        """Say what the successful answer's decision headers (and token usage) were."""
+        self.headers = headers
+        self.used = used
+
+    def __enter__(self) -> Attempt:
+        self.entered = True
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool:
+        self.exited = True
+        run = self._run
+        if exc is None:
+            self.done = True
+            run.succeeded(self.headers, self.used)
+            return False
+        if not isinstance(exc, Exception):
+            run.abandon()
+            return False
+        self.wait = run.failed(exc)
+        return True
+
+    async def __aenter__(self) -> Attempt:
+        self.entered = True
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool:
+        self.exited = True
+        run = self._run
+        if exc is None:
+            self.done = True
+            await run.asucceeded(self.headers, self.used)
+            return False
+        if not isinstance(exc, Exception):
+            await run.aabandon()
+            return False
+        self.wait = await run.afailed(exc)
+        return True
+
+
+def attempts(policy: RetryPolicy, key: Hashable = None, tokens: float = 0.0) -> Iterator[Attempt]:
+    """The attempts loop (see :meth:`RetryPolicy.attempts <compat.RetryPolicy.attempts>`)."""
+    run = Run(policy, key, tokens)
+    while True:
+        run.begin()
+        attempt = Attempt(run)
+        try:
+            yield attempt
+        finally:
+            if not attempt.exited:
+                run.abandon()
+        if attempt.done:
+            return
+        if not attempt.entered:
+            raise RuntimeError("each attempt must be used as `with attempt:`")
+        sleep(attempt.wait)
+
+
+async def aattempts(
+    policy: RetryPolicy, key: Hashable = None, tokens: float = 0.0
+) -> AsyncIterator[Attempt]:
+    """The async attempts loop (see :meth:`RetryPolicy.aattempts <compat.RetryPolicy.aattempts>`)."""
+    run = Run(policy, key, tokens)
+    while True:
+        await run.abegin()
+        attempt = Attempt(run)
+        try:
+            yield attempt
+        finally:
+            if not attempt.exited:
+                await run.aabandon()
+        if attempt.done:
+            return
+        if not attempt.entered:
+            raise RuntimeError("each attempt must be used as `async with attempt:`")
+        await asleep(attempt.wait)

@@ -1,0 +1,38 @@
+"""What a call's pacing, cooldown and outage hold are shared under: its target."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Hashable
+from typing import NamedTuple
+
+
+class Target(NamedTuple):
+    """One limit's worth of calls: provider, endpoint, credentials and model.
+
+    *key_id* is a short one-way fingerprint of the credentials (:func:`fingerprint`),
+    never the key itself.
+    """
+
+    provider: str
+    endpoint: str
+    key_id: str
+    model: str | None
+
+    def __str__(self) -> str:
+        model = f" {self.model}" if self.model else ""
+        return f"{self.provider} {self.endpoint}{model}"
+
+
+def fingerprint(secret: object) -> str:
+    """A short, one-way name for a key, to tell targets apart without keeping it."""
+    if not secret:
+        return ""
+    return hashlib.sha256(str(secret).encode()).hexdigest()[:12]
+
+
+def describe(key: Hashable) -> str:
+    """A target as people read it (``"the target"`` when a call named none)."""
+    if key is None:
+        return "the target"
+    return str(key)
