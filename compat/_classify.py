@@ -448,9 +448,12 @@ def classify(
             text_message = raw_message
         elif raw_message is not None:
             text_message = str(raw_message)
-        if isinstance(code, int) and status is None and 400 <= code < 600:
+        # A status-like code is the failure's status when the answer had none, or came
+        # as a success (an error inside a 2xx body, as OpenRouter sends mid-stream).
+        no_status = status is None or 200 <= status < 300
+        if isinstance(code, int) and no_status and 400 <= code < 600:
             status = code
-        elif isinstance(code, str) and status is None and code.isdigit() and len(code) == 3:
+        elif isinstance(code, str) and no_status and code.isdigit() and len(code) == 3:
             status = int(code)
     if text_message is None:
         if message:

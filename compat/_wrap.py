@@ -56,6 +56,8 @@ def wrap(client: C, policy: RetryPolicy | None = None) -> C:
     ``TypeError`` for anything else.
     """
     policy = RetryPolicy() if policy is None else policy
+    if isinstance(client, _Proxy) and client._compat_top:
+        client = client._compat_obj  # a wrapped client: put the client itself under *policy*
     wrap_hook = getattr(client, "__compat_wrap__", None)
     if wrap_hook is not None:
         return cast(C, wrap_hook(policy))

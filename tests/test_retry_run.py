@@ -258,3 +258,101 @@ def test_budget_loses_no_update_under_threads_and_asyncio() -> None:
         assert not thread.is_alive(), "deadlock"
     assert 1000 == taken[0]
     assert 0 == state.budget_tokens(1000)
+
+
+def test_hooks_receive_every_decision() -> None:
+    """A policy's hooks and the process-wide hooks see one record per decision: the attempts,
+    the retry with its wait and cause, the give-up with its reason; then the success of
+    another call."""
+    own: list[compat.Event] = []
+    everywhere: list[compat.Event] = []
+    policy = compat.RetryPolicy(hooks=own.append, max_attempts=2, pacing=False)
+    compat.add_hook(everywhere.append)
+    try:
+        fn, _ = failing([err(K.RATE_LIMITED, 1.5), err(K.RATE_LIMITED, 1.5)])
+        with compat.retry_testing(), pytest.raises(compat.RateLimitError):
+            policy.call(fn, target="t")
+        fn, _ = failing([])
+        policy.call(fn, target="t")
+    finally:
+        compat.remove_hook(everywhere.append)
+    assert own == everywhere
+    assert ["attempt", "retry", "attempt", "give_up", "attempt", "success"] == [
+        e.action for e in own
+    ]
+    retry, give_up = own[1], own[3]
+    assert ("server", K.RATE_LIMITED, "t", 1) == (
+        retry.cause,
+        retry.kind,
+        retry.target,
+        retry.attempt,
+    )
+    assert 1.5 <= retry.wait <= 1.65
+    assert ("attempts", 2) == (give_up.cause, give_up.attempt)
+    assert give_up.call != own[-1].call  # the records of one call share its number
+    assert own[0].call == give_up.call
+
+
+def test_a_failing_hook_does_not_fail_the_call(caplog: pytest.LogCaptureFixture) -> None:
+    """A hook that raises is logged; the call goes on as if it were not there."""
+
+    def broken(event: compat.Event) -> None:
+        raise RuntimeError("hook bug")
+
+    fn, _ = failing([err(K.SERVER_ERROR)])
+    with compat.retry_testing(), caplog.at_level(logging.ERROR, logger="compat.retry"):
+        assert "ok" == compat.RetryPolicy(hooks=[broken], pacing=False).call(fn)
+    assert any("hook" in r.getMessage() for r in caplog.records)
+
+
+def test_a_cancelled_call_gives_its_slot_back() -> None:
+    """With one call at a time allowed while the target is probed, cancelling the call in
+    flight lets the next one go at once (it once waited for the whole probe window)."""
+    policy = compat.RetryPolicy(probe_concurrency=1, probe_window=30.0)
+
+    async def main() -> float:
+        hang = asyncio.Event()
+
+        async def stuck() -> str:
+            await hang.wait()
+            return "never"
+
+        async def quick() -> str:
+            return "ok"
+
+        first = asyncio.ensure_future(policy.acall(stuck, target="t"))
+        await asyncio.sleep(0.05)
+        first.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        started = time.monotonic()
+        assert "ok" == await asyncio.wait_for(policy.acall(quick, target="t"), 10)
+        return time.monotonic() - started
+
+    assert asyncio.run(main()) < 5.0  # a hang guard: the slot was free at once
+
+
+def test_an_outage_holds_calls_until_a_probe_succeeds() -> None:
+    """Calls that meet a target down wait (without spending the budget) while one probe at
+    a time tests it, and succeed once it is back: few attempts, no failure."""
+    outage_until = [0.0]
+    attempts = [0]
+
+    def service() -> str:
+        attempts[0] += 1
+        from compat.retry.engine import now
+
+        if outage_until[0] == 0.0:
+            outage_until[0] = now() + 20.0
+        if now() < outage_until[0]:
+            raise err(K.OVERLOADED)
+        return "ok"
+
+    policy = compat.RetryPolicy(max_attempts=20, deadline=60.0)
+    with compat.retry_testing():
+        results = [policy.call(service, target="t") for _ in range(5)]
+    assert ["ok"] * 5 == results
+    # 3 failures start the hold (two backoff retries before it); then probes at 0.5, 1.5,
+    # 3.5 s and every 2 s until the 20 s are over; then one attempt for each other call.
+    assert attempts[0] <= 3 + 12 + 4
+    assert 8 == policy.state.budget_tokens(policy.budget_capacity) // 1

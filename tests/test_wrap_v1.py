@@ -329,3 +329,233 @@ def test_concurrent_calls_share_one_cooldown(server: FaultServer) -> None:
     assert ["ok"] * 16 == results
     # The slow start's one probe at a time meets three 429s; everyone else waits them out.
     assert server.answered.count(429) <= 3, server.answered
+
+
+# ---------------------------------------------------------------------- failures under 200
+
+ENVELOPE_4017 = {"response": None, "error": "", "reason": "timeout", "error_code": "4017"}
+ENVELOPE_2000_429 = {
+    "response": {
+        "error": {
+            "message": "Rate limit reached for gpt-4o on tokens per min (TPM). "
+            "Please try again in 1.5s.",
+            "type": "tokens",
+            "code": "rate_limit_exceeded",
+        }
+    },
+    "error": "",
+    "reason": "",
+    "error_code": "2000",
+}
+COMPLETION_WITH_ERROR = {
+    "id": "gen-1",
+    "object": "chat.completion",
+    "created": 1,
+    "model": "gpt-4o",
+    "choices": [
+        {"index": 0, "message": {"role": "assistant", "content": ""}, "finish_reason": "error"}
+    ],
+    "error": {"message": "Upstream error from provider", "code": 502},
+}
+PAGE_200 = "<html><head><title>Sign in</title></head><body>proxy login</body></html>"
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "error_class", "billed"),
+    [
+        (RATE_LIMIT, "application/json", compat.RateLimitError, None),
+        (ENVELOPE_4017, "application/json", compat.APITimeoutError, True),
+        (ENVELOPE_2000_429, "application/json", compat.RateLimitError, True),
+        (PAGE_200, "text/html", compat.BadResponseError, None),
+        (COMPLETION_WITH_ERROR, "application/json", compat.ServerError, None),
+    ],
+    ids=["openai-error", "envelope-4017", "envelope-2000-upstream-429", "html", "completion-error"],
+)
+def test_failures_under_200_raise_sync_async_and_streaming(
+    server: FaultServer, body: Any, content_type: str, error_class: type, billed: bool | None
+) -> None:
+    """A failure that arrives under HTTP 200 raises the common error through wrap, in every
+    call form, and is retried by its kind like any other."""
+    payload = body if isinstance(body, str) else json.dumps(body)
+    answer = faults.answer(200, {"content-type": content_type}, payload)
+    policy = compat.RetryPolicy(max_attempts=1)
+
+    server.script(answer)
+    with pytest.raises(error_class) as info:
+        compat.wrap(sync_client(server), policy).chat.completions.create(
+            model="gpt-4o", messages=MESSAGES
+        )
+    assert billed == info.value.billed
+
+    async def call_async() -> None:
+        client = openai.AsyncOpenAI(base_url=server.url + "/v1", api_key="sk-t")
+        try:
+            await compat.wrap(client, policy).chat.completions.create(
+                model="gpt-4o", messages=MESSAGES
+            )
+        finally:
+            await client.close()
+
+    server.script(answer)
+    with pytest.raises(error_class):
+        asyncio.run(call_async())
+
+    server.script(answer)
+    create = compat.wrap(sync_client(server), policy).chat.completions.create
+    with pytest.raises(error_class):
+        create(model="gpt-4o", messages=MESSAGES, stream=True)
+
+
+def test_a_failure_under_200_is_retried_by_its_kind(server: FaultServer) -> None:
+    """An envelope's timeout (4017) under HTTP 200 is retried, then the answer comes back."""
+    server.script(faults.answer(200, {"content-type": "application/json"}, ENVELOPE_4017))
+    with compat.retry_testing():
+        reply = compat.wrap(sync_client(server)).chat.completions.create(
+            model="gpt-4o", messages=MESSAGES
+        )
+    assert reply.choices[0].message.content
+    assert 2 == len(server.requests)
+
+
+def test_a_success_that_mentions_errors_is_a_success(server: FaultServer) -> None:
+    """A completion whose text talks about errors, or whose stream chunk carries a content
+    filter result with an ``error`` key, is not a failure."""
+    body = completion('the word "error" and "failed" in the text')
+    server.script(faults.answer(200, {"content-type": "application/json"}, body))
+    reply = compat.wrap(sync_client(server)).chat.completions.create(
+        model="gpt-4o", messages=MESSAGES
+    )
+    assert "error" in reply.choices[0].message.content
+
+
+# ---------------------------------------------------------------------- derived clients
+
+
+def test_what_comes_out_of_a_wrapped_client_is_wrapped(server: FaultServer) -> None:
+    """with_options, copy, with_raw_response and with_streaming_response all stay behind the
+    policy: a 429 is retried and a failure raises a compat error, never the SDK's own."""
+    client = compat.wrap(sync_client(server), compat.RetryPolicy(max_attempts=2))
+    derived = {
+        "with_options": client.with_options(timeout=5).chat.completions.create,
+        "copy": client.copy(timeout=5).chat.completions.create,
+        "with_raw_response": client.with_raw_response.chat.completions.create,
+    }
+    for name, create in derived.items():
+        server.script(faults.answer(429, {"retry-after-ms": "1"}, RATE_LIMIT))
+        with compat.retry_testing():
+            result = create(model="gpt-4o", messages=MESSAGES)
+        assert result is not None, name
+        server.script(faults.answer(401, {}, {"error": {"message": "bad key"}}))
+        with pytest.raises(compat.AuthenticationError):
+            create(model="gpt-4o", messages=MESSAGES)
+    server.script(faults.answer(429, {"retry-after-ms": "1"}, RATE_LIMIT))
+    with (
+        compat.retry_testing(),
+        client.with_streaming_response.chat.completions.create(
+            model="gpt-4o", messages=MESSAGES
+        ) as response,
+    ):
+        assert 200 == response.status_code
+    server.script(faults.answer(400, {}, {"error": {"message": "bad", "type": "invalid"}}))
+    with (
+        pytest.raises(compat.InvalidRequestError),
+        client.with_streaming_response.chat.completions.create(model="gpt-4o", messages=MESSAGES),
+    ):
+        pass  # pragma: no cover - entering raises
+
+
+def test_the_client_keeps_its_type(server: FaultServer) -> None:
+    """The wrapped client still answers isinstance-free introspection: its attributes, its
+    repr and its own non-API methods are the client's."""
+    raw = sync_client(server)
+    client = compat.wrap(raw)
+    assert str(raw.base_url) == str(client.base_url)
+    assert 0 == client.max_retries
+    assert "compat.wrap(" in repr(client)
+
+
+# ---------------------------------------------------------------------- deadlines
+
+
+def test_a_long_cooldown_never_makes_a_later_call_wait_past_its_deadline(
+    server: FaultServer,
+) -> None:
+    """A 429 asking for 1000 s surfaces at once; the next call, whose deadline is 5 s, is
+    refused at once without sending anything: a client-side rate limit that says so."""
+    policy = compat.RetryPolicy(deadline=5.0)
+    client = compat.wrap(sync_client(server), policy)
+    server.script(faults.answer(429, {"retry-after": "1000"}, RATE_LIMIT))
+    with pytest.raises(compat.RateLimitError) as first:
+        client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+    assert 1000 == first.value.retry_after
+    started = time.monotonic()
+    with pytest.raises(compat.RateLimitError) as second:
+        client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+    assert time.monotonic() - started < 5.0  # a hang guard: it returns at once
+    assert 1 == len(server.requests)
+    error = second.value
+    assert "client" == error.origin
+    assert error.code is None
+    assert error.retry_after is not None
+    assert error.retry_after > 990
+    assert "Not sent" in error.message
+    assert "cooling down" in error.message
+
+
+def test_a_slow_limit_refuses_calls_it_cannot_serve_in_time(server: FaultServer) -> None:
+    """Success headers that reveal one request per 100 s: the next call with a 2 s deadline
+    is refused at once instead of waiting."""
+    limits = {
+        "x-ratelimit-limit-requests": "1",
+        "x-ratelimit-remaining-requests": "0",
+        "x-ratelimit-reset-requests": "100s",
+    }
+    server.script(faults.answer(200, limits, completion()))
+    client = compat.wrap(sync_client(server), compat.RetryPolicy(deadline=2.0))
+    client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+    started = time.monotonic()
+    with pytest.raises(compat.RateLimitError) as info:
+        client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+    assert time.monotonic() - started < 2.0
+    assert "client" == info.value.origin
+    assert 1 == len(server.requests)
+
+
+def test_an_attempt_gets_the_time_its_deadline_leaves(server: FaultServer) -> None:
+    """A slow server and a 1 s deadline: the SDK's own 600 s timeout no longer decides; the
+    call ends as a timeout soon after its deadline."""
+    server.script(faults.slow(30.0))
+    client = compat.wrap(sync_client(server), compat.RetryPolicy(deadline=1.0))
+    started = time.monotonic()
+    with pytest.raises(compat.APITimeoutError):
+        client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+    assert time.monotonic() - started < 10.0  # a hang guard, ten times the deadline
+
+
+def test_the_final_error_says_how_many_attempts_and_how_long(server: FaultServer) -> None:
+    """The error that ends a retried call carries the attempts made and the time spent, as
+    attributes and as a note in its traceback."""
+    server.add_rule(lambda request: faults.answer(500, {}, {"error": {"message": "boom"}}))
+    policy = compat.RetryPolicy(max_attempts=3, hold=False)
+    with compat.retry_testing(), pytest.raises(compat.ServerError) as info:
+        compat.wrap(sync_client(server), policy).chat.completions.create(
+            model="gpt-4o", messages=MESSAGES
+        )
+    error = info.value
+    assert 3 == error.attempts
+    assert error.elapsed is not None
+    assert error.elapsed >= 0
+    import traceback
+
+    shown = "".join(traceback.format_exception(error))
+    assert "gave up after 3 attempts" in shown
+
+
+def test_wrapping_a_wrapped_client_rewraps_the_client(server: FaultServer) -> None:
+    """compat.wrap of a wrapped client puts the client itself under the new policy, not one
+    policy inside another (attempts would multiply)."""
+    outer = compat.wrap(compat.wrap(sync_client(server)), compat.RetryPolicy(max_attempts=2))
+    server.add_rule(lambda request: faults.answer(500, {}, {"error": {"message": "boom"}}))
+    with compat.retry_testing(), pytest.raises(compat.ServerError):
+        outer.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+    assert 2 == len(server.requests)
