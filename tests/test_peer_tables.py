@@ -30,7 +30,6 @@ KNOWN_FAILURES: dict[str, str] = {
     "urllib3/parse-invalid-minus-1": "retry_after 0.0: a negative Retry-After is clamped to 0 instead of being absent",
     "urllib3/date-asctime": "retry_after None: an asctime date (no zone, GMT by RFC 7231) is rejected as unreadable",
     # Retry policy
-    "openai-python/backoff-huge-attempt-number": "decide() raises OverflowError computing initial_wait * multiplier ** (attempt - 1) before capping it at max_wait",
     # Reading a 2xx body
     "semantic-kernel/async-filter-stream-is-a-success": "bad_response: a 200 event stream with no error event is read as text instead of JSON",
     # Phrase table: context length
