@@ -32,6 +32,7 @@ from compat._translate import from_response, translate
 from compat.retry.engine import Attempt
 from compat.retry.policy import RetryPolicy
 from compat.retry.target import Target, fingerprint
+from compat.retry.tokens import Estimator
 
 log = logging.getLogger("compat.wrap")
 
@@ -85,6 +86,14 @@ class _Client:
     def target(self, kwargs: dict[str, Any]) -> Hashable:
         raise NotImplementedError
 
+    def tokens(self, kwargs: dict[str, Any]) -> float:
+        """The call's estimated token cost, for targets whose token limit is paced."""
+        return 0.0
+
+    def used(self, kwargs: dict[str, Any], result: Any) -> float | None:
+        """The tokens a successful call was charged, from its answer's usage (and learn)."""
+        return None
+
     def prepare(self, owner: Any, name: str, kwargs: dict[str, Any]) -> None:
         """Adjust a call's arguments before it is made (the legacy SDK's warm-up loop)."""
 
@@ -104,10 +113,18 @@ class _V1(_Client):
         provider = "azure" if "Azure" in type(client).__name__ else "openai"
         self._base = (provider, str(client.base_url), fingerprint(getattr(client, "api_key", "")))
         self._timeout = getattr(client, "timeout", None)
+        self._estimator = Estimator()
 
     def target(self, kwargs: dict[str, Any]) -> Hashable:
         model = kwargs.get("model")
         return Target(*self._base, model if isinstance(model, str) else None)
+
+    def tokens(self, kwargs: dict[str, Any]) -> float:
+        return self._estimator.estimate(kwargs)
+
+    def used(self, kwargs: dict[str, Any], result: Any) -> float | None:
+        usage = getattr(result, "usage", None)
+        return None if usage is None else self._estimator.learn(kwargs, usage)
 
     def arguments(self, kwargs: dict[str, Any], attempt: Attempt) -> dict[str, Any]:
         left = attempt.timeout
@@ -223,18 +240,18 @@ class _Call:
         self._owner, self._name, self._fn, self._raw, self._client = owner, name, fn, raw, client
         self.__wrapped__ = fn
 
-    def _start(self, kwargs: dict[str, Any]) -> tuple[Any, Hashable]:
+    def _start(self, kwargs: dict[str, Any]) -> tuple[Any, Hashable, float]:
         client = self._client
         client.prepare(self._owner, self._name, kwargs)
         raw = self._raw if callable(self._raw) else None
-        return raw, client.target(kwargs)
+        return raw, client.target(kwargs), client.tokens(kwargs)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if _sends_on_entry(self._owner):
             return _Streaming(self, args, kwargs)
-        raw, key = self._start(kwargs)
+        raw, key, tokens = self._start(kwargs)
         client = self._client
-        for attempt in client.policy.attempts(target=key):
+        for attempt in client.policy.attempts(target=key, tokens=tokens):
             with attempt:
                 result = self._once(raw, attempt, args, client.arguments(kwargs, attempt))
         return result
@@ -253,7 +270,7 @@ class _Call:
             else:
                 _raise(failure_in(http.status_code, http.headers, http.content))
                 result = response.parse()
-            attempt.answered(headers)
+            attempt.answered(headers, self._client.used(kw, result))
         if kw.get("stream") and raw is None and hasattr(result, "__iter__"):
             result = _SyncStream(result)
         return result
@@ -265,9 +282,9 @@ class _AsyncCall(_Call):
     async def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if _sends_on_entry(self._owner):
             return _AsyncStreaming(self, args, kwargs)
-        raw, key = self._start(kwargs)
+        raw, key, tokens = self._start(kwargs)
         client = self._client
-        loop = client.policy.aattempts(target=key)
+        loop = client.policy.aattempts(target=key, tokens=tokens)
         try:
             async for attempt in loop:
                 async with attempt:
@@ -297,7 +314,7 @@ class _AsyncCall(_Call):
             result = response.parse()
             if inspect.isawaitable(result):
                 result = await result
-            attempt.answered(headers)
+            attempt.answered(headers, self._client.used(kw, result))
         if kw.get("stream") and hasattr(result, "__aiter__"):
             result = await _AsyncStream.start(result)
         elif kw.get("stream") and hasattr(result, "__iter__"):

@@ -96,10 +96,20 @@ _calls = itertools.count(1)
 
 
 def observation(
-    outcome: int, headers: Mapping[str, str] | None, retry_after: float | None = None
+    outcome: int,
+    headers: Mapping[str, str] | None,
+    retry_after: float | None = None,
+    message: str = "",
 ) -> pacing.Observation:
-    """What the pacer needs from an answer: its outcome, wait and rate-limit headers."""
+    """What the pacer needs from an answer: its outcome, wait, rate-limit headers, and a
+    token limit a 429 names in its message."""
     seen = pacing.Observation(outcome, retry_after=retry_after)
+    if message and outcome == pacing.LIMITED:
+        from compat.retry.tokens import tpm_limit
+
+        told = tpm_limit(message)
+        if told is not None:
+            seen.tpm = told[:2]
     if headers:
         from compat._parse import parse_duration
 
@@ -340,7 +350,9 @@ class Run:
             outcome = pacing.DOWN
         else:
             outcome = pacing.ANSWERED
-        return error, observation(outcome, signals(error), error.retry_after)
+        seen = observation(outcome, signals(error), error.retry_after, error.message)
+        seen.tokens = self.tokens
+        return error, seen
 
     def failed(self, exc: Exception) -> float:
         """Decide after a failed attempt: return the wait before the next one, or raise."""

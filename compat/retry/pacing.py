@@ -203,6 +203,7 @@ class Observation:
         "retry_after",
         "tokens",
         "tokens_used",
+        "tpm",
     )
 
     def __init__(
@@ -219,6 +220,7 @@ class Observation:
         reset_tokens: float | None = None,
         tokens: float = 0.0,
         tokens_used: float | None = None,
+        tpm: tuple[float, float] | None = None,
     ) -> None:
         self.outcome = outcome
         self.retry_after = retry_after
@@ -231,6 +233,7 @@ class Observation:
         self.reset_tokens = reset_tokens
         self.tokens = tokens  # what the request reserved
         self.tokens_used = tokens_used  # what the answer's usage says it cost
+        self.tpm = tpm  # (limit, used) tokens per minute, from a 429's own words
 
 
 # ---------------------------------------------------------------------------- acquire
@@ -328,6 +331,14 @@ def report(t: TargetState, now: float, limits: Limits, seen: Observation, ticket
     t.used = now
     _give_back(t, ticket)
     outcome = seen.outcome
+    if seen.tokens and t.token_rate > 0:
+        if outcome != OK:
+            # A failed request is taken as not charged: its reservation comes back (the
+            # server's remaining-tokens headers correct what this gets wrong).
+            t.token_tat -= seen.tokens / t.token_rate
+        elif seen.tokens_used is not None:
+            # The answer's usage corrects the estimate the request reserved.
+            t.token_tat += (seen.tokens_used - seen.tokens) / t.token_rate
     if outcome == DOWN:
         t.fails += 1
         if t.down:
@@ -354,11 +365,10 @@ def report(t: TargetState, now: float, limits: Limits, seen: Observation, ticket
 
     if seen.limit_tokens is not None:
         _learn_tokens(t, now, seen)
+    elif seen.tpm is not None:
+        _learn_tpm(t, now, *seen.tpm)
     if seen.limit_requests is not None:
         _learn_requests(t, now, seen)
-    if seen.tokens_used is not None and seen.tokens and t.token_rate > 0:
-        # The answer's usage corrects the estimate the request reserved.
-        t.token_tat += (seen.tokens_used - seen.tokens) / t.token_rate
 
     if outcome == LIMITED:
         _limited(t, now, seen)
@@ -462,6 +472,16 @@ def _learn_tokens(t: TargetState, now: float, seen: Observation) -> None:
         t.slow = 0
     if t.token_rate > 0:
         t.token_tat = max(t.token_tat, now + (t.token_burst - max(remaining, 0.0)) / t.token_rate)
+
+
+def _learn_tpm(t: TargetState, now: float, limit: float, used: float) -> None:
+    """A token limit told only in a 429's words: *limit* tokens a minute, *used* of them."""
+    if limit <= 0 or t.token_limit_bound > 0:
+        return  # headers, when a target sends them, say more
+    rate = limit / 60.0 * HEADROOM
+    t.token_rate, t.token_burst = rate, limit
+    t.token_tat = max(t.token_tat, now + max(used, 0.0) / rate)
+    t.slow = 0
 
 
 def _set_rate(t: TargetState, now: float, rate: float, burst: float) -> None:

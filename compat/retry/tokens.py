@@ -1,0 +1,163 @@
+"""A request's token cost, estimated before it is sent and corrected by what answers say.
+
+Token limits (tokens per minute) charge a request for its prompt and for the output it
+may produce (``max_tokens`` / ``max_completion_tokens`` / ``max_output_tokens``, times
+``n``) when it arrives. :class:`Estimator` estimates both from the request's arguments,
+with no dependency: about four characters a token, plus a few tokens per message (with
+``tiktoken`` installed and its encoding at hand, the prompt is counted exactly). Each
+answer's ``usage`` corrects it: the ratio of real prompt tokens to estimated ones, and,
+for requests that set no output limit, the output they really produced, are kept as
+slowly moving averages per model, so the estimate's error stays bounded over a run.
+
+:func:`tpm_limit` reads a token limit from a 429's own words ("on tokens per min
+(TPM): Limit 30000, Used 29800, Requested 1200"), for servers that send no headers.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+#: Characters per token of English text and code, as OpenAI's guides put it.
+CHARS_PER_TOKEN = 4.0
+#: Tokens each message adds beyond its text (role and separators), and each reply's priming.
+PER_MESSAGE = 4.0
+PER_REPLY = 3.0
+#: Weight of one answer in the moving averages.
+WEIGHT = 0.2
+#: Output tokens assumed, before any answer, for a request that sets no limit.
+DEFAULT_OUTPUT = 256.0
+
+_TPM = re.compile(
+    r"tokens per min(?:ute)?\s*\(TPM\):\s*Limit\s*(\d{1,12}),\s*(?:Used\s*(\d{1,12}),\s*)?"
+    r"Requested\s*(\d{1,12})",
+    re.IGNORECASE,
+)
+
+
+def tpm_limit(message: str) -> tuple[float, float, float] | None:
+    """``(limit, used, requested)`` tokens per minute from a TPM 429's message, else ``None``."""
+    at = message.find("(TPM)")
+    if at < 0:
+        at = message.lower().find("(tpm)")
+        if at < 0:
+            return None
+    match = _TPM.search(message, max(at - 40, 0), at + 200)
+    if match is None:
+        return None
+    limit, used, requested = match.groups()
+    return float(limit), float(used or 0), float(requested)
+
+
+def _texts(value: Any, out: list[str], depth: int = 0) -> None:
+    """Every string inside a request argument (message contents, parts, tool schemas)."""
+    if isinstance(value, str):
+        out.append(value)
+    elif depth > 8:
+        return
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            _texts(item, out, depth + 1)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _texts(item, out, depth + 1)
+
+
+class Estimator:
+    """Estimates requests' token costs, learning from answers (per model; thread-safe)."""
+
+    def __init__(self) -> None:
+        self._ratio: dict[str, float] = {}
+        self._output: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._encoders: dict[str, Any] = {}
+
+    def prompt(self, kwargs: Mapping[str, Any]) -> float:
+        """Estimated prompt tokens of a request (before the learned correction)."""
+        texts: list[str] = []
+        messages = kwargs.get("messages")
+        extra = 0.0
+        if isinstance(messages, (list, tuple)):
+            _texts(messages, texts)
+            extra = PER_MESSAGE * len(messages) + PER_REPLY
+        for name in ("prompt", "input", "instructions", "tools", "functions", "system"):
+            if name in kwargs:
+                _texts(kwargs[name], texts)
+        if not texts and not extra:
+            return 0.0
+        return self._count(kwargs.get("model"), texts) + extra
+
+    def _count(self, model: Any, texts: list[str]) -> float:
+        encoder = self._encoder(model) if isinstance(model, str) else None
+        if encoder is not None:
+            return float(sum(len(encoder.encode(text)) for text in texts))
+        return sum(len(text) for text in texts) / CHARS_PER_TOKEN
+
+    def _encoder(self, model: str) -> Any:
+        """tiktoken's encoding for *model*, when tiktoken is installed and has it at hand."""
+        try:
+            return self._encoders[model]
+        except KeyError:
+            pass
+        encoder = None
+        try:
+            import tiktoken
+
+            encoder = tiktoken.encoding_for_model(model)
+        except Exception:  # noqa: BLE001 - not installed, unknown model, or no encoding offline
+            encoder = None
+        self._encoders[model] = encoder
+        return encoder
+
+    @staticmethod
+    def output_limit(kwargs: Mapping[str, Any]) -> float | None:
+        """The most output tokens the request allows in all (times ``n``), if it says."""
+        for name in ("max_completion_tokens", "max_tokens", "max_output_tokens"):
+            value = kwargs.get(name)
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
+                n = kwargs.get("n")
+                count = n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else 1
+                return float(value) * count
+        return None
+
+    def estimate(self, kwargs: Mapping[str, Any]) -> float:
+        """The tokens a token limit will charge this request: prompt and output."""
+        prompt = self.prompt(kwargs)
+        if not prompt:
+            return 0.0
+        model = str(kwargs.get("model"))
+        prompt *= self._ratio.get(model, 1.0)
+        if "input" in kwargs and "messages" not in kwargs and "max_output_tokens" not in kwargs:
+            return prompt  # embeddings: the input is the whole cost
+        limit = self.output_limit(kwargs)
+        output = self._output.get(model, DEFAULT_OUTPUT) if limit is None else limit
+        return prompt + output
+
+    def learn(self, kwargs: Mapping[str, Any], usage: Any) -> float | None:
+        """Correct the estimates from an answer's ``usage``; return the tokens it charged
+        (prompt and output limit, as the request reserved them), when usage says."""
+        prompt_used = _field(usage, "prompt_tokens", "input_tokens")
+        output_used = _field(usage, "completion_tokens", "output_tokens")
+        if prompt_used is None:
+            return None
+        model = str(kwargs.get("model"))
+        estimated = self.prompt(kwargs)
+        limit = self.output_limit(kwargs)
+        with self._lock:
+            if estimated > 0 and prompt_used > 0:
+                ratio = self._ratio.get(model, 1.0)
+                self._ratio[model] = ratio + WEIGHT * (prompt_used / estimated - ratio)
+            if limit is None and output_used is not None:
+                output = self._output.get(model, DEFAULT_OUTPUT)
+                self._output[model] = output + WEIGHT * (output_used - output)
+        return prompt_used + (limit if limit is not None else (output_used or 0.0))
+
+
+def _field(usage: Any, *names: str) -> float | None:
+    for name in names:
+        value = usage.get(name) if isinstance(usage, Mapping) else getattr(usage, name, None)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    return None
