@@ -96,9 +96,8 @@ def _is_bug(cls: type, bugs: frozenset[str]) -> bool:
 
 
 def _url_of(exc: BaseException) -> str | None:
-    request = getattr(exc, "request", None)
     try:
-        url = getattr(request, "url", None)
+        url = getattr(getattr(exc, "request", None), "url", None)
     except Exception:  # noqa: BLE001 - httpx raises when an exception has no request
         return None
     return redact_url(str(url)) if url is not None else None

@@ -559,3 +559,47 @@ def test_wrapping_a_wrapped_client_rewraps_the_client(server: FaultServer) -> No
     with compat.retry_testing(), pytest.raises(compat.ServerError):
         outer.chat.completions.create(model="gpt-4o", messages=MESSAGES)
     assert 2 == len(server.requests)
+
+
+# ---------------------------------------------------------------------- resends
+
+
+def test_a_reset_after_sending_is_a_resend_and_can_be_refused(server: FaultServer) -> None:
+    """A connection reset after the request went out may mean the server processed it:
+    by default it is retried and said to be a resend; with resend=False it is not."""
+    reasons: list[str] = []
+    policy = compat.RetryPolicy(hooks=lambda e: reasons.append(e.reason), max_attempts=2)
+    server.add_rule(lambda request: faults.reset())
+    with compat.retry_testing(), pytest.raises(compat.APIConnectionError) as info:
+        compat.wrap(sync_client(server), policy).chat.completions.create(
+            model="gpt-4o", messages=MESSAGES
+        )
+    assert 2 == len(server.requests)
+    assert 1 == info.value.resent
+    assert any("a resend" in reason for reason in reasons)
+    import traceback
+
+    assert "may already have been processed" in "".join(traceback.format_exception(info.value))
+
+    strict = compat.RetryPolicy(resend=False)
+    with pytest.raises(compat.APIConnectionError) as refused:
+        compat.wrap(sync_client(server), strict).chat.completions.create(
+            model="gpt-4o", messages=MESSAGES
+        )
+    assert 3 == len(server.requests)
+    assert "resend is off" in str(refused.value.__notes__)
+
+
+def test_a_refused_connection_is_retried_even_without_resends() -> None:
+    """Nothing listens: the request never arrived, so resend=False still retries it."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = track(openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="sk-test"))
+    policy = compat.RetryPolicy(resend=False, max_attempts=3)
+    with compat.retry_testing(), pytest.raises(compat.APIConnectionError) as info:
+        compat.wrap(client, policy).chat.completions.create(model="gpt-4o", messages=MESSAGES)
+    assert 3 == info.value.attempts
+    assert 0 == info.value.resent

@@ -25,10 +25,13 @@ from collections.abc import AsyncIterator, Hashable, Iterator, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+import attrs
+
 from compat._kinds import ErrorKind
 from compat._translate import translate
 from compat.retry import pacing
 from compat.retry.events import Event, dispatch
+from compat.retry.resend import may_have_arrived
 
 if TYPE_CHECKING:
     from compat._errors import LLMError
@@ -159,6 +162,7 @@ class Run:
         "limits",
         "paced",
         "policy",
+        "resends",
         "start",
         "state",
         "ticket",
@@ -180,6 +184,7 @@ class Run:
         self.error: LLMError | None = None
         self.cause: BaseException | None = None
         self.waited_for = ""
+        self.resends = 0
 
     # -------------------------------------------------------------- time and events
 
@@ -401,9 +406,20 @@ class Run:
     def _decide(self, error: LLMError, held: bool, tokens: float) -> Decision:
         policy = self.policy
         budget_left = not policy.budget_capacity or tokens >= 1.0
-        return policy.decide(
-            error, self.attempt, self.elapsed(), budget_left=budget_left, held=held
+        arrived = may_have_arrived(error)
+        decision = policy.decide(
+            error,
+            self.attempt,
+            self.elapsed(),
+            budget_left=budget_left,
+            held=held,
+            arrived=arrived,
         )
+        if arrived and decision.retry:
+            self.resends += 1
+            reason = decision.reason + "; a resend: the request may have been processed"
+            decision = attrs.evolve(decision, reason=reason)
+        return decision
 
     def _draws(self, error: LLMError, held: bool) -> bool:
         return bool(self.policy.budget_capacity) and not held and self.policy.draws_budget(error)
@@ -424,7 +440,7 @@ class Run:
         """Mark *error* as the end of this call: its attempts and time, and why."""
         from compat.retry.errors import mark_final
 
-        mark_final(error, self.attempt, self.elapsed(), reason)
+        mark_final(error, self.attempt, self.elapsed(), reason, self.resends)
         self._emit("give_up", reason, cause)
 
 

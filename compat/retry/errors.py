@@ -63,14 +63,23 @@ def refused(
     return error
 
 
-def mark_final(error: LLMError, attempts: int, elapsed: float, reason: str) -> None:
-    """Record on *error* that it ended a call after *attempts* attempts in *elapsed* s."""
+def mark_final(
+    error: LLMError, attempts: int, elapsed: float, reason: str, resends: int = 0
+) -> None:
+    """Record on *error* that it ended a call after *attempts* attempts in *elapsed* s, of
+    which *resends* went out again after a failure that may have reached the server."""
     object.__setattr__(error, "attempts", attempts)
     object.__setattr__(error, "elapsed", elapsed)
+    object.__setattr__(error, "resent", resends)
     note = (
         f"{_NOTE}gave up after {attempts} attempt{'s' if attempts != 1 else ''} "
         f"in {elapsed:.3g} s: {reason}"
     )
+    if resends:
+        note += (
+            f"; {resends} of the attempts resent a request that may already have been "
+            "processed (a timeout or a broken connection after it was sent)"
+        )
     notes = [n for n in getattr(error, "__notes__", ()) if not str(n).startswith(_NOTE)]
     notes.append(note)
     object.__setattr__(error, "__notes__", notes)

@@ -38,7 +38,8 @@ class Decision:
 
     *cause* names the rule that decided, in one word or two: ``"backoff"``, ``"server"``
     (a wait the server asked for), ``"held"`` (an outage hold), ``"not retryable"``,
-    ``"server said no"``, ``"attempts"``, ``"ceiling"``, ``"deadline"``, ``"budget"``.
+    ``"server said no"``, ``"attempts"``, ``"ceiling"``, ``"deadline"``, ``"budget"``,
+    ``"resend"``.
     """
 
     retry: bool
@@ -98,6 +99,9 @@ class RetryPolicy:
       success, shared by every call through the policy's state: when it is spent,
       errors surface at once. Server-directed rate-limit retries and retries of calls
       held through an outage do not draw on it; ``budget_capacity=0`` means no budget;
+    * a timeout or a broken connection after the request was sent may mean the server
+      processed it: such retries are resends, said so in the decision records and on the
+      final error; ``resend=False`` refuses them;
     * with ``pacing`` on, calls to one target (``wrap`` names it: provider, endpoint,
       key, model) share a cooldown, a learned rate, a slow start of
       ``probe_concurrency`` calls for up to ``probe_window`` seconds, and with ``hold``
@@ -126,6 +130,7 @@ class RetryPolicy:
     probe_concurrency: int = attrs.field(default=2, validator=_at_least(1))
     probe_window: float = attrs.field(default=2.0, validator=_at_least(0))
     hold: bool = True
+    resend: bool = True
     on_retry: OnRetry | None = attrs.field(default=None, eq=False)
     hooks: tuple[Hook, ...] = attrs.field(default=(), converter=_hooks, eq=False)
     state: Any = attrs.field(factory=LocalState, eq=False, repr=False)
@@ -146,6 +151,7 @@ class RetryPolicy:
         *,
         budget_left: bool = True,
         held: bool = False,
+        arrived: bool = False,
         random: Callable[[], float] = random.random,
     ) -> Decision:
         """Decide whether to retry after *attempt* failed attempts, *elapsed* seconds in.
@@ -154,7 +160,8 @@ class RetryPolicy:
         repeatable jitter). *budget_left* says whether the retry budget still allows a
         retry (server-directed rate-limit waits ignore it); *held* that the target is
         down and calls are held until a probe succeeds (the retry then waits in the
-        hold, not in a backoff, and draws nothing from the budget).
+        hold, not in a backoff, and draws nothing from the budget); *arrived* that the
+        failed request may have reached the server (a retry would resend it).
         """
         kind = error.kind
         if not error.retryable:
@@ -168,6 +175,10 @@ class RetryPolicy:
             return Decision(False, 0.0, f"{kind.value} is not retried", "not retryable")
         if attempt >= self.max_attempts:
             return Decision(False, 0.0, f"{attempt} attempts made, the most allowed", "attempts")
+        if arrived and not self.resend:
+            return Decision(
+                False, 0.0, "the request may have reached the server, and resend is off", "resend"
+            )
         left = math.inf if self.deadline is None else self.deadline - elapsed
         if held:
             if left <= 0:
