@@ -356,3 +356,30 @@ def test_an_outage_holds_calls_until_a_probe_succeeds() -> None:
     # 3.5 s and every 2 s until the 20 s are over; then one attempt for each other call.
     assert attempts[0] <= 3 + 12 + 4
     assert 8 == policy.state.budget_tokens(policy.budget_capacity) // 1
+
+
+def test_every_call_ends_with_one_final_record() -> None:
+    """success, give_up or abort: a cancelled call and a bug in the called code end with
+    an abort record, so hooks (spans, metrics) can close what they opened."""
+    seen: list[compat.Event] = []
+    policy = compat.RetryPolicy(hooks=seen.append, pacing=False)
+    fn, _ = failing([ZeroDivisionError("bug")])
+    with pytest.raises(ZeroDivisionError):
+        policy.call(fn)
+
+    async def cancelled() -> None:
+        async def hang() -> None:
+            await asyncio.sleep(30)
+
+        task = asyncio.ensure_future(policy.acall(hang))
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(cancelled())
+    finals = [e for e in seen if e.action in ("success", "give_up", "abort")]
+    assert ["abort", "abort"] == [e.action for e in finals]
+    assert "ZeroDivisionError" in finals[0].reason
+    assert "CancelledError" in finals[1].reason
+    assert finals[0].call != finals[1].call

@@ -244,8 +244,8 @@ class Run:
                 )
                 try:
                     sleep(wait)
-                except BaseException:
-                    self.abandon()
+                except BaseException as stop:
+                    self.abandon(stop)
                     raise
                 if go:
                     break
@@ -261,8 +261,8 @@ class Run:
                 )
                 try:
                     await asleep(wait)
-                except BaseException:
-                    await self.aabandon()
+                except BaseException as stop:
+                    await self.aabandon(stop)
                     raise
                 if go:
                     break
@@ -277,17 +277,24 @@ class Run:
     def _held_slot(self) -> bool:
         return bool(self.ticket or (self.tokens and self.paced))
 
-    def abandon(self) -> None:
-        """Give back a slot that was granted and never used (the call was cancelled)."""
+    def abandon(self, why: BaseException | None = None) -> None:
+        """End the call without an answer (cancelled, or an exception that is not a service
+        failure escaped): give back a slot that was granted and never used."""
         if self._held_slot():
             self.state.release(self.key, self.limits, self.ticket, self.tokens)
-        self.ticket = 0
+        self._aborted(why)
 
-    async def aabandon(self) -> None:
+    async def aabandon(self, why: BaseException | None = None) -> None:
         """:meth:`abandon`, for an asyncio call."""
         if self._held_slot():
             await self.state.arelease(self.key, self.limits, self.ticket, self.tokens)
+        self._aborted(why)
+
+    def _aborted(self, why: BaseException | None) -> None:
         self.ticket = 0
+        if self.policy.hooks or _wants_every_event():
+            what = "left the loop" if why is None else f"{type(why).__name__} ended it"
+            self._emit("abort", f"the call was abandoned: {what}")
 
     def _refused(self, why: str, wait: float) -> LLMError:
         """The error of a call that no slot can be found for in time."""
@@ -363,7 +370,7 @@ class Run:
         """Decide after a failed attempt: return the wait before the next one, or raise."""
         found = self._translated(exc)
         if found is None:
-            self.abandon()
+            self.abandon(exc)
             raise exc
         error, seen = found
         capacity = self.policy.budget_capacity
@@ -383,7 +390,7 @@ class Run:
         """:meth:`failed`, for an asyncio call."""
         found = self._translated(exc)
         if found is None:
-            await self.aabandon()
+            await self.aabandon(exc)
             raise exc
         error, seen = found
         capacity = self.policy.budget_capacity
@@ -529,7 +536,7 @@ class Attempt:
             run.succeeded(self.headers, self.used)
             return False
         if not isinstance(exc, Exception):
-            run.abandon()
+            run.abandon(exc)
             return False
         self.wait = run.failed(exc)
         return True
@@ -551,7 +558,7 @@ class Attempt:
             await run.asucceeded(self.headers, self.used)
             return False
         if not isinstance(exc, Exception):
-            await run.aabandon()
+            await run.aabandon(exc)
             return False
         self.wait = await run.afailed(exc)
         return True

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("compat.retry")
 
 #: The actions an event may have.
-ACTIONS = ("attempt", "wait", "retry", "give_up", "success")
+ACTIONS = ("attempt", "wait", "retry", "give_up", "success", "abort")
 
 
 @attrs.frozen
@@ -38,7 +38,9 @@ class Event:
     ``"server"`` for a wait the server asked for, ``"held"``), ``"give_up"`` (the call
     ends with *error*: *cause* ``"not retryable"``, ``"server said no"``, ``"attempts"``,
     ``"ceiling"``, ``"deadline"``, ``"budget"``, or a wait cause when no slot was free
-    before the deadline) and ``"success"``. *attempt* counts the attempts made so far
+    before the deadline), ``"success"``, and ``"abort"`` (the call ended without an
+    answer: cancelled, or an exception that is not a service failure). Every call ends
+    with exactly one of ``"success"``, ``"give_up"`` and ``"abort"``. *attempt* counts the attempts made so far
     (1 during the first); *elapsed* is the seconds since the call started; *target* the
     key its pacing is shared under; *call* numbers the calls of this process, to group
     the events of one call.
