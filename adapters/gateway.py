@@ -13,7 +13,6 @@ exceptions before those are attached as ``__cause__``.
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Hashable, Mapping
 from typing import Any
@@ -23,7 +22,7 @@ import requests
 from compat._envelopes import SEED_GATEWAY, GatewayTable
 from compat._errors import BadResponseError, LLMError
 from compat._kinds import ErrorKind
-from compat._redact import redact_text
+from compat._secrets import register_secret, scrub
 from compat._translate import from_response, translate
 from compat.retry.policy import RetryPolicy
 from compat.retry.target import fingerprint
@@ -98,7 +97,7 @@ class GatewayClient:
         try:
             response = self.session.get(self.base_url, params=query, timeout=self.timeout)
         except requests.RequestException as exc:
-            _scrub(exc)
+            scrub(exc)
             error = translate(exc)
             if error is None:  # pragma: no cover - every RequestException is translated
                 raise
@@ -125,6 +124,8 @@ class GatewayClient:
         return envelope.get(self.table.result_field)
 
     def __compat_wrap__(self, policy: RetryPolicy) -> _WrappedGateway:
+        register_secret(self._key)
+        register_secret(self._secret)
         return _WrappedGateway(self, policy)
 
 
@@ -153,13 +154,3 @@ def _named(error: LLMError, provider: str) -> LLMError:
     import attrs
 
     return attrs.evolve(error, provider=provider)
-
-
-def _scrub(exc: BaseException) -> None:
-    """Redact credentials from an exception's text (and its causes') in place."""
-    seen = 0
-    while exc is not None and seen < 8:
-        with contextlib.suppress(Exception):  # one that refuses new args keeps its own
-            exc.args = tuple(redact_text(str(arg)) for arg in exc.args)
-        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
-        seen += 1

@@ -71,6 +71,7 @@ if TYPE_CHECKING:
         UnknownError,
     )
     from compat._guard import translating
+    from compat._secrets import register_secret, unregister_secret
     from compat._translate import (
         from_response,
         register_adapter,
@@ -120,12 +121,14 @@ __all__ = [
     "from_response",
     "register_adapter",
     "register_gateway",
+    "register_secret",
     "remove_hook",
     "retry_testing",
     "translate",
     "translating",
     "unregister_adapter",
     "unregister_gateway",
+    "unregister_secret",
     "wrap",
 ]
 
@@ -134,6 +137,8 @@ _LAZY = {
     "CODE_KINDS": "compat._classify",
     "STATUS_KINDS": "compat._classify",
     "translating": "compat._guard",
+    "register_secret": "compat._secrets",
+    "unregister_secret": "compat._secrets",
     "from_response": "compat._translate",
     "register_adapter": "compat._translate",
     "translate": "compat._translate",

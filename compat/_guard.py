@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, TypeVar, cast
 
+from compat._secrets import scrub
 from compat._translate import translate
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -40,6 +41,7 @@ class translating:
         error = translate(exc)
         if error is None or error is exc:
             return
+        scrub(exc)
         raise error from exc
 
     async def __aenter__(self) -> translating:
@@ -64,6 +66,7 @@ class translating:
                     error = translate(exc)
                     if error is None or error is exc:
                         raise
+                    scrub(exc)
                     raise error from exc
 
             return cast(F, run_async)
@@ -76,6 +79,7 @@ class translating:
                 error = translate(exc)
                 if error is None or error is exc:
                     raise
+                scrub(exc)
                 raise error from exc
 
         return cast(F, run)

@@ -12,6 +12,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from compat._secrets import hide
+
 REDACTED = "[REDACTED]"
 
 # Header names (and JSON keys) whose values are credentials, in lower case.
@@ -53,7 +55,9 @@ def _prefix_redacted(match: re.Match[str]) -> str:
 
 
 def redact_text(text: str) -> str:
-    """Return *text* with API keys, bearer tokens and credential parameters replaced."""
+    """Return *text* with API keys, bearer tokens and credential parameters replaced, and
+    every secret known by value (:func:`compat.register_secret`)."""
+    text = hide(text)
     if "sk-" in text:
         text = _OPENAI_KEY.sub(REDACTED, text)
     lower = text.lower()

@@ -11,7 +11,6 @@ and are imported the first time an exception of theirs is translated.
 from __future__ import annotations
 
 import importlib
-import logging
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any, Union
@@ -20,8 +19,9 @@ from compat._classify import build, classify
 from compat._errors import LLMError
 from compat._kinds import ErrorKind
 from compat._parse import signal_headers
+from compat._secrets import logger
 
-log = logging.getLogger("compat")
+log = logger("compat")
 
 Adapter = Callable[[BaseException], Union[LLMError, None]]
 

@@ -22,19 +22,19 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import logging
 import math
 from collections.abc import AsyncIterator, Hashable, Iterator
 from typing import Any, TypeVar, cast
 
 from compat._parse import signal_headers
+from compat._secrets import logger, register_secret, scrub
 from compat._translate import from_response, translate
 from compat.retry.engine import Attempt
 from compat.retry.policy import RetryPolicy
 from compat.retry.target import Target, fingerprint
 from compat.retry.tokens import Estimator
 
-log = logging.getLogger("compat.wrap")
+log = logger("compat.wrap")
 
 C = TypeVar("C")
 
@@ -111,7 +111,10 @@ class _V1(_Client):
         self.policy = policy
         self.is_async = type(client).__name__.startswith("Async")
         provider = "azure" if "Azure" in type(client).__name__ else "openai"
-        self._base = (provider, str(client.base_url), fingerprint(getattr(client, "api_key", "")))
+        api_key = getattr(client, "api_key", "")
+        for secret in (api_key, getattr(client, "_azure_ad_token", None)):
+            register_secret(secret)
+        self._base = (provider, str(client.base_url), fingerprint(api_key))
         self._timeout = getattr(client, "timeout", None)
         self._estimator = Estimator()
 
@@ -162,7 +165,9 @@ class _Legacy(_Client):
         provider = "azure" if api_type.startswith("azure") else "openai"
         model = kwargs.get("deployment_id") or kwargs.get("engine") or kwargs.get("model")
         base = kwargs.get("api_base") or module.api_base
-        key = fingerprint(kwargs.get("api_key") or module.api_key)
+        api_key = kwargs.get("api_key") or module.api_key
+        register_secret(api_key)  # the module's key may be set after wrap(openai)
+        key = fingerprint(api_key)
         return Target(provider, str(base), key, model if isinstance(model, str) else None)
 
     def prepare(self, owner: Any, name: str, kwargs: dict[str, Any]) -> None:
@@ -440,6 +445,7 @@ def _raise_translated(exc: Exception) -> None:
     error = translate(exc)
     if error is None or error is exc:
         raise exc
+    scrub(exc)
     raise error from exc
 
 

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from compat._kinds import ErrorKind
+from compat._secrets import scrub
 from compat._translate import translate
 from compat.retry import pacing
 from compat.retry.events import Event, dispatch
@@ -435,7 +436,9 @@ class Run:
         if not decision.retry:
             self._finish(error, decision.reason, decision.cause)
             if error is exc:
+                scrub(error.__cause__)
                 raise error
+            scrub(exc)
             raise error from exc
         self._emit("retry", decision.reason, decision.cause, decision.wait)
         on_retry = self.policy.on_retry

@@ -17,11 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from compat._secrets import logger
+
 if TYPE_CHECKING:
     from compat._errors import LLMError
     from compat._kinds import ErrorKind
 
-log = logging.getLogger("compat.retry")
+log = logger("compat.retry")
 
 #: The actions an event may have.
 ACTIONS = ("attempt", "wait", "retry", "give_up", "success", "abort")
