@@ -413,7 +413,8 @@ def transport_message(exc: BaseException, *, timeout: bool) -> str:
     that text is rebuilt from what httpx says: a connection that broke after it was
     made is ``('Connection aborted.', <the OS error>)``, a read that timed out is
     ``HTTPConnectionPool(host=..., port=...): Read timed out. (read timeout=N)``, a
-    connection that could not be made is urllib3's "Max retries exceeded" line.
+    connection that could not be made is urllib3's "Max retries exceeded" line (as
+    urllib3 2 writes it; urllib3 1 named the connection object by its address).
     """
     chain = _innermost(exc)
     names = {klass.__name__ for cause in chain[1:] for klass in type(cause).__mro__}
@@ -445,10 +446,11 @@ def transport_message(exc: BaseException, *, timeout: bool) -> str:
         path = request.url.raw_path.decode("ascii", "replace")
         errno = f"[Errno {os_error.errno}] " if os_error.errno is not None else ""
         reason = os_error.strerror or str(os_error)
+        connection = pool.replace("ConnectionPool", "Connection")
         return (
             f"{CONNECTION_PREFIX}{pool}: Max retries exceeded with url: {path} (Caused by "
-            f"NewConnectionError('<urllib3.connection.HTTPConnection object at 0x0>: "
-            f"Failed to establish a new connection: {errno}{reason}'))"
+            f'NewConnectionError("{connection}: Failed to establish a new connection: '
+            f'{errno}{reason}"))'
         )
     tail = str(chain[-1]) if len(chain) > 1 else str(exc)
     return CONNECTION_PREFIX + tail
@@ -497,9 +499,10 @@ def _sdk_view(exc: Any) -> dict[str, Any]:
         if not timeout:
             view["should_retry"] = False
     elif "APIError" in names and isinstance(exc.__dict__.get("body"), dict):
-        # An error event in a stream: the SDK keeps the event's error, not the answer.
+        # An error event in a stream: the SDK keeps the event's error, not the answer;
+        # the event's text is written back compactly, as servers write events.
         document = {"error": exc.__dict__["body"]}
-        view = read_answer(None, (), json.dumps(document), stream=True)
+        view = read_answer(None, (), json.dumps(document, separators=(",", ":")), stream=True)
     else:
         message = exc.__dict__.get("message")
         text = message if isinstance(message, str) else str(exc)
@@ -757,21 +760,31 @@ def _error_view(error: Any) -> dict[str, Any] | None:
     no error answer (a transport failure, a failure inside a 2xx, no status)."""
     if "legacy" in error._shown:
         return error._shown["legacy"]  # type: ignore[no-any-return]
-    status = error.status
     view = None
-    answered = error._raw_body is not None  # an error made from a message alone: no answer
-    if answered and isinstance(status, int) and not 200 <= status < 300 and status > 0:
+    if _answered(error) and not 200 <= error.status < 300:
         headers = error_headers(error)
-        view = read_answer(status, headers.items(), error_http_body(error))
+        view = read_answer(error.status, headers.items(), error_http_body(error))
     error._shown["legacy"] = view
     return view
 
 
+def _answered(error: Any) -> bool:
+    """Whether a compat error stands for an HTTP answer (not one made from a message)."""
+    status = error.status
+    return (
+        isinstance(status, int)
+        and status > 0
+        and (error._raw_body is not None or bool(error._raw_headers))
+    )
+
+
 def error_http_body(error: Any) -> str | None:
     """``LLMError.http_body``: the body as text (JSON written back when it was
-    parsed), redacted, as the legacy SDK kept it."""
+    parsed; empty for an answer without one), redacted, as the legacy SDK kept it."""
     body = error.body
-    if body is None or isinstance(body, str):
+    if body is None:
+        return "" if _answered(error) else None
+    if isinstance(body, str):
         return body
     try:
         return json.dumps(body, ensure_ascii=False)

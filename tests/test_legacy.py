@@ -269,7 +269,9 @@ def test_compat_errors_answer_the_legacy_attributes() -> None:
     assert "sk-abcdef" not in error.user_message
     assert "[REDACTED]" in error.json_body["error"]["message"]
     assert error.json_body == json.loads(error.http_body)
-    assert error.json_body["error"] == error.error
+    # openai<1's ErrorObject: message and type always there, keys read as attributes too.
+    assert {"type": None, **error.json_body["error"]} == error.error
+    assert "temperature" == error.error.param == error.error["param"]
     assert ("invalid_value", "req_9", "temperature", "org-7") == (
         error.code,
         error.request_id,
@@ -297,7 +299,8 @@ def test_legacy_classes_keep_the_legacy_constructor() -> None:
         error.request_id,
     )
     assert "Request req_3: too long" == str(error)
-    assert {"message": "too long"} == error.error
+    assert {"message": "too long", "type": None} == error.error
+    assert "too long" == error.error.message
     again = pickle.loads(pickle.dumps(error))
     assert (again.param, again.http_status, str(again)) == (
         error.param,
