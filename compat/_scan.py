@@ -54,8 +54,9 @@ class ClassAdvice:
     v1_condition: str | None
     v1_note: str
     compat: str
-    #: What the legacy class also caught that those classes do not (a test on ``{v}``).
-    v1_also: str | None = None
+    #: What the legacy class also caught that those classes do not: a test on ``{v}``,
+    #: and what it is.
+    v1_also: tuple[str, str] | None = None
 
     def v1_text(self) -> str:
         if not self.v1_catch:
@@ -63,7 +64,7 @@ class ClassAdvice:
         names = ", ".join(f"openai.{c}" for c in self.v1_catch)
         caught = names if len(self.v1_catch) == 1 else f"({names})"
         condition = f" and {self.v1_condition.format(v='e')}" if self.v1_condition else ""
-        also = f", or {self.v1_also.format(v='e')}" if self.v1_also else ""
+        also = f", or {self.v1_also[0].format(v='e')} ({self.v1_also[1]})" if self.v1_also else ""
         note = f"; {self.v1_note}" if self.v1_note else ""
         return f"{caught}{condition}{also}{note}"
 
@@ -76,7 +77,7 @@ class ClassAdvice:
         if self.v1_condition:
             test = f"({test} and {self.v1_condition.format(v=v)})"
         if self.v1_also:
-            test = f"{test} or ({self.v1_also.format(v=v)})"
+            test = f"{test} or ({self.v1_also[0].format(v=v)})"
         return test
 
 
@@ -96,8 +97,11 @@ MEANING: dict[str, ClassAdvice] = {
         "is the parent of every v1 status error (BadRequestError, RateLimitError, ...), and "
         "openai.APIError of every v1 error, APIConnectionError and APITimeoutError included",
         "compat.ServerError (compat.LLMError for the rest)",
-        "isinstance({v}, openai.APIError) and not isinstance({v}, (openai.APIStatusError, "
-        "openai.APIConnectionError)) (a stream's error event)",
+        (
+            "isinstance({v}, openai.APIError) and not isinstance({v}, (openai.APIStatusError, "
+            "openai.APIConnectionError))",
+            "a stream's error event",
+        ),
     ),
     "TryAgain": ClassAdvice(
         "409: the model is still loading", ("ConflictError",), None, "", "compat.ConflictError"
@@ -119,7 +123,10 @@ MEANING: dict[str, ClassAdvice] = {
         "",
         "compat.InvalidRequestError / compat.NotFoundError (compat.ContextLengthExceededError, "
         "compat.ContentFilteredError)",
-        "isinstance({v}, openai.APIStatusError) and {v}.status_code == 415 (no class of its own)",
+        (
+            "isinstance({v}, openai.APIStatusError) and {v}.status_code == 415",
+            "415 has no class of its own",
+        ),
     ),
     "AuthenticationError": ClassAdvice(
         "401", ("AuthenticationError",), None, "", "compat.AuthenticationError"
@@ -226,71 +233,80 @@ class TextAdvice:
 
     needle: str  # lower case
     today: str
-    v1_needle: str  # lower case, what to look for in v1's str(e) instead
+    #: What to look for in v1's ``str(e)`` instead, as v1 writes it (lower-cased when the
+    #: code's text is lower case); ``None`` when no text tells, and *v1_test* does.
+    v1_text: str | None
     v1_note: str
+    #: A test on the error (``{v}``) that replaces the whole comparison.
+    v1_test: str | None = None
 
 
 TEXTS = (
     TextAdvice(
         "error communicating with openai",
         "0.28.1's message for every connection failure",
-        "connection error",
+        "Connection error",
         "v1's str(e) is 'Connection error.'",
     ),
     TextAdvice(
         "connection aborted",
         "0.28.1's text (from requests) for a connection that broke after it was made",
-        "connection error",
+        "Connection error",
         "v1's str(e) is 'Connection error.' for every connection failure; a broken "
         "connection's e.__cause__ is an httpx.ReadError or httpx.RemoteProtocolError",
     ),
     TextAdvice(
         "max retries exceeded",
         "0.28.1's text (from requests) for a connection that could not be made",
-        "connection error",
-        "v1's str(e) is 'Connection error.'; e.__cause__ is an httpx.ConnectError",
+        "Connection error",
+        "v1's str(e) is 'Connection error.' for every connection failure; one that could "
+        "not be made has an httpx.ConnectError for e.__cause__",
     ),
     TextAdvice(
         "failed to establish a new connection",
         "0.28.1's text (from requests) for a connection that could not be made",
-        "connection error",
-        "v1's str(e) is 'Connection error.'; e.__cause__ is an httpx.ConnectError",
+        "Connection error",
+        "v1's str(e) is 'Connection error.' for every connection failure; one that could "
+        "not be made has an httpx.ConnectError for e.__cause__",
     ),
     TextAdvice(
         "read timed out",
         "0.28.1's text (from requests) for a timeout",
-        "timed out",
+        "Request timed out",
         "v1's str(e) is 'Request timed out.'",
     ),
     TextAdvice(
         "the server is overloaded or not ready yet",
         "0.28.1's message for every 503",
-        "error code: 503",
+        "Error code: 503",
         "v1's str(e) is 'Error code: 503 - ' and the server's message",
-    ),
-    TextAdvice(
-        "from api (",
-        "0.28.1's message for an answer that was not JSON: 'HTTP code <status> from API (<body>)'",
-        "error code: ",
-        "v1's str(e) is 'Error code: <status>' (and the body)",
     ),
     TextAdvice(
         "http code ",
         "0.28.1's message for an answer that was not JSON: 'HTTP code <status> from API (<body>)'",
-        "error code: ",
+        "Error code: ",
+        "v1's str(e) is 'Error code: <status>' (and the body)",
+    ),
+    TextAdvice(
+        "from api (",
+        "0.28.1's message for an answer that was not JSON: 'HTTP code <status> from API (<body>)'",
+        "Error code: ",
         "v1's str(e) is 'Error code: <status>' (and the body)",
     ),
     TextAdvice(
         "invalid response object from api",
         "0.28.1's message for a body without an error object",
-        "error code: ",
+        "Error code: ",
         "v1's str(e) is 'Error code: <status> - ' and the body",
     ),
     TextAdvice(
         "error occurred while streaming",
         "0.28.1's note after a stream's error event",
-        "",
-        "v1's str(e) is the event's message alone",
+        None,
+        "v1's str(e) is the event's message alone; the error is an openai.APIError that is "
+        "neither a status error nor a connection error",
+        "isinstance({v}, openai.APIError) and not isinstance("
+        "{v}, (openai.APIStatusError, openai.APIConnectionError))",
     ),
     TextAdvice(
         "no api key provided",
@@ -299,6 +315,19 @@ TEXTS = (
         "v1 raises openai.OpenAIError when the client is made",
     ),
 )
+
+
+def _v1_text(constant: str, advice: TextAdvice) -> str:
+    """The code's text, with the part that was 0.28.1's written as v1 writes it."""
+    assert advice.v1_text is not None
+    lower = constant.lower()
+    at = lower.find(advice.needle)
+    if at < 0:  # the code's text is a part of 0.28.1's
+        text = advice.v1_text
+    else:
+        text = constant[:at] + advice.v1_text + constant[at + len(advice.needle) :]
+    return text.lower() if constant == lower else text
+
 
 #: The legacy API around the errors, and its v1 equivalent (report only).
 API_CALLS: dict[tuple[str, str], str] = {
@@ -1012,13 +1041,17 @@ class _Visitor(ast.NodeVisitor):
             return
         self.reported_texts.add(id(node))
         code = self._segment(node)
-        v1_needle = (
-            advice.v1_needle
-            if needle in advice.needle
-            else needle.replace(advice.needle, advice.v1_needle)
-        )
-        v1_code = self._replace(node, {constant: repr(v1_needle)})
         variable = self._str_of(subject)
+        if advice.v1_text is not None:
+            v1_code: str | None = self._replace(
+                node, {constant: repr(_v1_text(constant.value, advice))}
+            )
+        elif advice.v1_test is not None and variable is not None:
+            v1_code = advice.v1_test.format(v=variable[1])
+            if isinstance(node, ast.Compare) and isinstance(node.ops[0], ast.NotIn):
+                v1_code = f"not ({v1_code})"
+        else:
+            v1_code = None
         compat_code = (
             self._replace(node, {variable[0]: f"{variable[1]}.user_message"}) if variable else None
         )
@@ -1027,7 +1060,7 @@ class _Visitor(ast.NodeVisitor):
             "text",
             code,
             f"{advice.today}: true on 0.28.1 where it said so",
-            f"{advice.v1_note}: {v1_code}",
+            f"{advice.v1_note}" + (f": {v1_code}" if v1_code else ""),
             (
                 f"e.user_message keeps 0.28.1's text: {compat_code}"
                 if compat_code
