@@ -499,9 +499,11 @@ def _sdk_view(exc: Any) -> dict[str, Any]:
         if not timeout:
             view["should_retry"] = False
     elif "APIError" in names and isinstance(exc.__dict__.get("body"), dict):
-        # An error event in a stream: the SDK keeps the event's error, not the answer;
-        # the event's text is written back compactly, as servers write events.
-        document = {"error": exc.__dict__["body"]}
+        # An error event in a stream: the SDK keeps the event's error (some releases the
+        # whole event), not the answer; the event is written back compactly, as servers
+        # write events.
+        body = exc.__dict__["body"]
+        document = body if isinstance(body.get("error"), dict) else {"error": body}
         view = read_answer(None, (), json.dumps(document, separators=(",", ":")), stream=True)
     else:
         message = exc.__dict__.get("message")
