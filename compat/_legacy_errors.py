@@ -594,8 +594,11 @@ class OpenAIError(Exception):
         # into, asked for a legacy name it does not carry.
         if name == "user_message" and self.__dict__.get("_compat_legacy_init"):
             return self.__dict__.get("_message")
-        if (name in LEGACY_ATTRIBUTES or name in PRIVATE_ATTRIBUTES) and not self.__dict__.get(
-            "_compat_legacy_init"
+        own = self.__dict__
+        if (
+            (name in LEGACY_ATTRIBUTES or name in PRIVATE_ATTRIBUTES)
+            and not own.get("_compat_legacy_init")
+            and "kind" not in own  # compat's errors answer through their properties
         ):
             return _foreign(self, name)
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
