@@ -441,16 +441,25 @@ class _Edit:
     text: str
 
 
-def _legacy_in(node: ast.AST | None, resolve: Any) -> list[str]:
-    """The legacy class names *node* (a name, an attribute or a tuple of them) holds."""
+def _legacy_in(
+    node: ast.AST | None, resolve: Any, variables: dict[str, tuple[list[str], int]] | None = None
+) -> list[str]:
+    """The legacy class names *node* holds: a name or an attribute naming one, a tuple
+    of them, a sum of tuples, or a variable already known to hold some."""
     if node is None:
         return []
     if isinstance(node, (ast.Tuple, ast.List)):
-        return [name for element in node.elts for name in _legacy_in(element, resolve)]
+        return [n for element in node.elts for n in _legacy_in(element, resolve, variables)]
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-        return _legacy_in(node.left, resolve) + _legacy_in(node.right, resolve)
+        return _legacy_in(node.left, resolve, variables) + _legacy_in(
+            node.right, resolve, variables
+        )
     found = resolve(node)
-    return [found[0]] if found is not None and found[0] else []
+    if found is not None and found[0]:
+        return [found[0]]
+    if variables and isinstance(node, ast.Name) and node.id in variables:
+        return list(variables[node.id][0])
+    return []
 
 
 class _Bindings(ast.NodeVisitor):
@@ -501,15 +510,11 @@ class _Bindings(ast.NodeVisitor):
                 and value.value.id in self.openai_names
             ):
                 return node.attr, None
-        if isinstance(node, ast.Name) and node.id in self.variables:
-            return None
         return None
 
     def _bind(self, target: ast.AST, value: ast.AST | None, line: int) -> None:
         if isinstance(target, ast.Name):
-            names = _legacy_in(value, self.resolve)
-            if not names and isinstance(value, ast.Name) and value.id in self.variables:
-                names = self.variables[value.id][0]
+            names = _legacy_in(value, self.resolve, self.variables)
             if names:
                 self.variables[target.id] = (names, line)
 

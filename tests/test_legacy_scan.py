@@ -583,3 +583,22 @@ def test_fix_imports_compat_legacy_at_module_level(tmp_path: Path) -> None:
     if openai is not None:
         assert legacy.Timeout is namespace["first"]()
         assert legacy.APIError is namespace["second"]()
+
+
+def test_except_through_a_sum_of_tuples_is_followed() -> None:
+    """A variable made by adding tuples (canopy's ``OPEN_AI_RETRY_EXCEPTIONS + (...)``)
+    holds the legacy names of its parts."""
+    source = """
+        import json
+        import openai
+        RETRY = (openai.error.Timeout, openai.error.APIError)
+        MORE = RETRY + (json.JSONDecodeError,)
+        try:
+            pass
+        except MORE as e:
+            print(e.http_status)
+    """
+    found = findings(source)
+    (clause,) = [f for f in found if f.what == "except"]
+    assert "MORE, bound at line 5: Timeout, APIError" in clause.today
+    assert ["e.http_status"] == [f.code for f in found if f.what == "attribute"]
