@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -14,8 +13,8 @@ from compat._kinds import ErrorKind
 
 if TYPE_CHECKING:
     from compat._content_filter import ContentFilterResult
-from compat._parse import lower_headers, parse_duration
-from compat._redact import redact_data, redact_headers, redact_text
+from compat._parse import parse_duration
+from compat._redact import redact_data, redact_text
 
 
 def _to_kind(value: ErrorKind | str) -> ErrorKind:
@@ -145,12 +144,9 @@ class LLMError(legacy.OpenAIError):
 
     @property
     def headers(self) -> Mapping[str, str]:
-        """The answer's headers, names lower-cased, credentials replaced."""
-        shown = self._shown.get("headers")
-        if shown is None:
-            raw = lower_headers(self._raw_headers)
-            shown = self._shown["headers"] = redact_headers(raw.items())
-        return shown
+        """The answer's headers, names lower-cased, credentials replaced; read-only, and
+        any capitalisation finds a header (``headers.get("Retry-After")``)."""
+        return legacy.error_headers(self)
 
     @property
     def body(self) -> Any:
@@ -177,37 +173,28 @@ class LLMError(legacy.OpenAIError):
 
     @property
     def user_message(self) -> str:
-        """The legacy name of :attr:`message`."""
-        return self.message
+        """The legacy name of :attr:`message`: the text openai 0.28.1 gave the same answer."""
+        return legacy.error_user_message(self)
 
     @property
     def json_body(self) -> Any:
-        """The body when it was a JSON object (redacted), as the legacy SDK kept it."""
-        body = self.body
-        return body if isinstance(body, dict) else None
+        """The parsed body (redacted), as the legacy SDK kept it."""
+        return legacy.error_json_body(self)
 
     @property
     def http_body(self) -> str | None:
         """The body as text (redacted), as the legacy SDK kept it."""
-        body = self.body
-        if body is None or isinstance(body, str):
-            return body
-        try:
-            return json.dumps(body, ensure_ascii=False)
-        except (TypeError, ValueError):
-            return str(body)
+        return legacy.error_http_body(self)
 
     @property
     def error(self) -> Any:
-        """The body's ``error`` object, when it had one (the legacy ``error``)."""
-        body = self.body
-        inner = body.get("error") if isinstance(body, dict) else None
-        return inner if isinstance(inner, dict) else None
+        """The body's ``error`` object (the legacy ``error``: keys read as attributes too)."""
+        return legacy.error_object(self)
 
     @property
     def organization(self) -> str | None:
         """The ``openai-organization`` header, as the legacy SDK kept it."""
-        return self.headers.get("openai-organization")
+        return legacy.error_organization(self)
 
     @property
     def rate_limit(self) -> RateLimitInfo | None:

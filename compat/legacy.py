@@ -5,15 +5,24 @@
 * compat's errors (``compat.RateLimitError`` and ``compat.QuotaExceededError``
   are ``compat.legacy.RateLimitError``s: compat's classes have these as bases);
 * the installed SDK's exceptions, v1+ or legacy: importing this module makes
-  each exception the SDK raises also an instance of the legacy class its status
-  meant (a v1 ``RateLimitError`` stays an ``openai.RateLimitError`` and becomes
-  a ``compat.legacy.RateLimitError``; a v1 ``InternalServerError`` is an
-  ``APIError`` for a 500 and a ``ServiceUnavailableError`` for a 503, as the
-  legacy SDK had it).
+  each exception the SDK raises also an instance of the legacy class openai
+  0.28.1 raised for the same answer (a v1 ``RateLimitError`` stays an
+  ``openai.RateLimitError`` and becomes a ``compat.legacy.RateLimitError``; a v1
+  ``InternalServerError`` is an ``APIError`` for a 500 and a
+  ``ServiceUnavailableError`` for a 503; an HTML page is an ``APIError`` whatever
+  its status, as the legacy SDK had it).
 
 Every instance answers the legacy attribute names (``http_status``,
 ``json_body``, ``http_body``, ``headers``, ``user_message``, ``code``,
-``request_id``, ``param``, ``error``, ``organization``).
+``request_id``, ``param``, ``error``, ``organization``) as 0.28.1 did:
+``e.error`` is an :class:`ErrorObject` (``e.error.type`` and
+``e.error["type"]``), ``e.headers`` a :class:`CaseInsensitiveHeaders`
+(``e.headers.get("Retry-After")`` finds ``retry-after``), ``e.user_message``
+0.28.1's text; secrets are replaced. Where the v1+ SDK has an attribute of the
+same name (``code``, ``request_id``, ``param``) and ``str(e)``, the SDK's own
+stays, since the exception is still the SDK's: ``code`` is the body's code on
+every status (0.28.1 kept it only for 400, 404 and 415), ``request_id`` is
+``x-request-id`` (0.28.1 read ``request-id``).
 
 :func:`install` goes one step further on openai>=1: ``import openai.error`` and
 ``openai.error.RateLimitError`` work again, with these names, so legacy code runs
@@ -31,9 +40,10 @@ legacy name                   what it caught
 ``PermissionError``           403
 ``TryAgain``                  409
 ``RateLimitError``            429, an exhausted quota included
-``ServiceUnavailableError``   503 (compat: overloaded)
+``ServiceUnavailableError``   503 (compat: overloaded), whatever the body
 ``APIError``                  any other status (500, 502, 422, ...), a stream's error
-                              event, an answer that could not be read
+                              event, an answer that could not be read (an HTML page
+                              or a body without an error object, whatever the status)
 ``Timeout``                   the request timed out
 ``APIConnectionError``        the connection failed
 ``InvalidAPIType``            an unknown ``api_type`` (client side)
@@ -63,14 +73,18 @@ from compat._legacy_errors import (
     APIConnectionError,
     APIError,
     AuthenticationError,
+    CaseInsensitiveHeaders,
+    ErrorObject,
     InvalidAPIType,
     InvalidRequestError,
     OpenAIError,
+    OpenAIObject,
     PermissionError,
     RateLimitError,
     ServiceUnavailableError,
     Timeout,
     TryAgain,
+    sdk_class_name,
 )
 
 __all__ = [
@@ -78,9 +92,12 @@ __all__ = [
     "APIConnectionError",
     "APIError",
     "AuthenticationError",
+    "CaseInsensitiveHeaders",
+    "ErrorObject",
     "InvalidAPIType",
     "InvalidRequestError",
     "OpenAIError",
+    "OpenAIObject",
     "PermissionError",
     "RateLimitError",
     "ServiceUnavailableError",
@@ -149,7 +166,9 @@ def legacy_class(exc: BaseException) -> type[OpenAIError] | None:
         return APIConnectionError
     status = getattr(exc, "__dict__", {}).get("status_code")
     if isinstance(status, int) and "APIStatusError" in names:
-        return BY_STATUS.get(status, APIError)
+        # As 0.28.1 read the answer: an HTML page or a body without an error object
+        # was APIError whatever the status (503 excepted).
+        return _BY_NAME.get(sdk_class_name(exc) or "", BY_STATUS.get(status, APIError))
     if "APIError" in names:
         return APIError
     return OpenAIError

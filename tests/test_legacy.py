@@ -269,7 +269,9 @@ def test_compat_errors_answer_the_legacy_attributes() -> None:
     assert "sk-abcdef" not in error.user_message
     assert "[REDACTED]" in error.json_body["error"]["message"]
     assert error.json_body == json.loads(error.http_body)
-    assert error.json_body["error"] == error.error
+    # openai<1's ErrorObject: message and type always there, keys read as attributes too.
+    assert {"type": None, **error.json_body["error"]} == error.error
+    assert "temperature" == error.error.param == error.error["param"]
     assert ("invalid_value", "req_9", "temperature", "org-7") == (
         error.code,
         error.request_id,
@@ -297,7 +299,8 @@ def test_legacy_classes_keep_the_legacy_constructor() -> None:
         error.request_id,
     )
     assert "Request req_3: too long" == str(error)
-    assert {"message": "too long"} == error.error
+    assert {"message": "too long", "type": None} == error.error
+    assert "too long" == error.error.message
     again = pickle.loads(pickle.dumps(error))
     assert (again.param, again.http_status, str(again)) == (
         error.param,
@@ -353,9 +356,18 @@ def test_scan_finds_every_use() -> None:
     for finding in report["findings"]:
         by_what[finding["what"]] = by_what.get(finding["what"], 0) + 1
     # handlers.py: 4 imports, 9 excepts (a tuple counts twice), 3 isinstance targets,
-    # 1 raise, 10 attribute reads; retrying.py: 1 import, 3 excepts, 1 isinstance, 1 read.
-    assert {"import": 5, "except": 12, "isinstance": 4, "raise": 1, "attribute": 10} == by_what
-    assert 32 == report["count"]
+    # 1 raise, 10 attribute reads, 3 clauses whose chain means otherwise with v1 names;
+    # retrying.py: 1 import, 3 excepts, 1 isinstance, 1 read, 1 such clause.
+    assert {
+        "import": 5,
+        "except": 12,
+        "isinstance": 4,
+        "raise": 1,
+        "attribute": 10,
+        "order": 4,
+    } == by_what
+    assert 36 == report["count"]
+    assert 3 == report["files_scanned"]  # __init__.py has none
     lines = {(Path(f["path"]).name, f["line"]) for f in report["findings"]}
     assert ("handlers.py", 17) in lines  # except openai.error.AuthenticationError
     assert ("retrying.py", 13) in lines  # except oe.RateLimitError
@@ -365,9 +377,14 @@ def test_scan_text_output_explains() -> None:
     done = scan(str(SAMPLE / "retrying.py"))
     assert 1 == done.returncode
     assert "retrying.py:13:16: except: except oe.RateLimitError" in done.stdout
-    assert "today:  every 429, an exhausted quota included" in done.stdout
+    assert "today:  every 429 answered with an error object, an exhausted quota included" in (
+        done.stdout
+    )
     assert "compat.QuotaExceededError (stop: no money left)" in done.stdout
-    assert done.stdout.rstrip().endswith("6 use(s) of openai.error in 1 file(s)")
+    assert done.stdout.rstrip().endswith(
+        "6 use(s) of openai.error in 1 of 1 file(s) scanned; "
+        "1 except chain clause(s) whose meaning changes with v1 names"
+    )
 
 
 def test_fix_keeps_formatting_and_is_idempotent(fixed_sample: Path) -> None:
