@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 
+import attrs
 import pytest
 
 import compat
@@ -383,3 +384,70 @@ def test_every_call_ends_with_one_final_record() -> None:
     assert "ZeroDivisionError" in finals[0].reason
     assert "CancelledError" in finals[1].reason
     assert finals[0].call != finals[1].call
+
+
+def over(deployments: dict[str, list[BaseException]]) -> tuple[Callable[[str], str], list[str]]:
+    """A service with several deployments, each failing with its list of errors in turn."""
+    tried: list[str] = []
+
+    def call(name: str) -> str:
+        tried.append(name)
+        errors = deployments[name]
+        if errors:
+            raise errors.pop(0)
+        return f"served by {name}"
+
+    return call, tried
+
+
+def run_over(policy: compat.RetryPolicy, service: Callable[[str], str], names: list[str]) -> str:
+    for attempt in policy.attempts(targets=names):
+        with attempt:
+            result = service(names[attempt.deployment])
+    return result
+
+
+def test_a_call_moves_to_the_next_deployment_as_the_policy_says() -> None:
+    """Quota and overload move a call on at once; server errors after the deployment's own
+    retries; an invalid request, which would fail everywhere, never moves."""
+    policy = compat.RetryPolicy(pacing=False)
+    service, tried = over({"a": [err(K.QUOTA_EXCEEDED)], "b": []})
+    assert "served by b" == run_over(policy, service, ["a", "b"])
+    assert ["a", "b"] == tried
+    service, tried = over({"a": [err(K.OVERLOADED)], "b": []})
+    with compat.retry_testing():
+        assert "served by b" == run_over(policy, service, ["a", "b"])
+    assert ["a", "b"] == tried
+    service, tried = over({"a": [err(K.SERVER_ERROR)] * 6, "b": []})
+    with compat.retry_testing():
+        assert "served by b" == run_over(
+            compat.RetryPolicy(max_attempts=3, pacing=False), service, ["a", "b"]
+        )
+    assert ["a", "a", "a", "b"] == tried
+    service, tried = over({"a": [err(K.INVALID_REQUEST)], "b": []})
+    with pytest.raises(compat.InvalidRequestError):
+        run_over(policy, service, ["a", "b"])
+    assert ["a"] == tried
+    service, tried = over({"a": [err(K.CONTENT_FILTERED)], "b": []})
+    with pytest.raises(compat.ContentFilteredError):
+        run_over(policy, service, ["a", "b"])
+    filtering = attrs.evolve(policy, failover_now={K.CONTENT_FILTERED, K.QUOTA_EXCEEDED})
+    service, tried = over({"a": [err(K.CONTENT_FILTERED)], "b": []})
+    assert "served by b" == run_over(filtering, service, ["a", "b"])
+
+
+def test_an_exhausted_deployment_is_skipped_until_a_probe_succeeds() -> None:
+    """After a quota error, later calls skip the deployment without trying it, and say why in
+    their records; the last deployment behaves as a single client."""
+    seen: list[compat.Event] = []
+    policy = compat.RetryPolicy(hooks=seen.append)
+    service, tried = over({"primary": [err(K.QUOTA_EXCEEDED)] * 10, "secondary": []})
+    for _ in range(5):
+        assert "served by secondary" == run_over(policy, service, ["primary", "secondary"])
+    assert ["primary"] + ["secondary"] * 5 == tried
+    moves = [e for e in seen if e.action == "failover"]
+    assert 5 == len(moves)
+    assert "quota_exceeded" in moves[0].reason
+    assert all("skipped" in e.reason and "held" == e.cause for e in moves[1:])
+    served = [e.target for e in seen if e.action == "success"]
+    assert ["secondary"] * 5 == served

@@ -21,7 +21,7 @@ import contextlib
 import itertools
 import math
 import time
-from collections.abc import AsyncIterator, Hashable, Iterator, Mapping
+from collections.abc import AsyncIterator, Hashable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -33,6 +33,7 @@ from compat._translate import translate
 from compat.retry import pacing
 from compat.retry.events import Event, dispatch
 from compat.retry.resend import may_have_arrived
+from compat.retry.target import describe
 
 if TYPE_CHECKING:
     from compat._errors import LLMError
@@ -159,7 +160,9 @@ class Run:
         "call",
         "cause",
         "error",
+        "index",
         "key",
+        "keys",
         "limits",
         "paced",
         "policy",
@@ -168,12 +171,22 @@ class Run:
         "state",
         "ticket",
         "tokens",
+        "tries",
         "waited_for",
     )
 
-    def __init__(self, policy: RetryPolicy, key: Hashable = None, tokens: float = 0.0) -> None:
+    def __init__(
+        self,
+        policy: RetryPolicy,
+        key: Hashable = None,
+        tokens: float = 0.0,
+        keys: Sequence[Hashable] | None = None,
+    ) -> None:
         self.policy = policy
-        self.key = key
+        self.keys = tuple(keys) if keys else (key,)
+        self.index = 0
+        self.key = self.keys[0]
+        self.tries = 0  # attempts on the current deployment
         self.tokens = tokens
         self.state = policy.state
         self.paced = policy.pacing
@@ -198,6 +211,19 @@ class Run:
         deadline = self.policy.deadline
         return math.inf if deadline is None else deadline - self.elapsed()
 
+    @property
+    def last(self) -> bool:
+        """Whether the call is on its last deployment (or has only one)."""
+        return self.index == len(self.keys) - 1
+
+    def _move_on(self, reason: str, cause: str) -> None:
+        """Leave this deployment for the next one, saying why."""
+        self._emit("failover", reason, cause)
+        self.index += 1
+        self.key = self.keys[self.index]
+        self.tries = 0
+        self.waited_for = ""
+
     def _emit(self, action: str, reason: str, cause: str = "", wait: float = 0.0) -> None:
         dispatch(
             Event(
@@ -218,13 +244,19 @@ class Run:
 
     def _ask(self) -> tuple[float, float]:
         """``(now, max_wait)`` for the next request for a slot."""
-        left = self.left()
-        return now(), min(left, self.policy.max_server_wait)
+        policy = self.policy
+        longest = min(self.left(), policy.max_server_wait)
+        if not self.last:
+            longest = min(longest, policy.failover_wait)
+        return now(), longest
 
     def _granted(self, answer: tuple[int, float, str, int]) -> tuple[float, bool]:
         """Read the state's answer to a request for a slot: ``(wait, go)``; raise when
         no slot is free in time."""
         verdict, wait, why, ticket = answer
+        if not self.last and (verdict == pacing.REFUSE or why == "held"):
+            self._move_on(f"{describe(self.key)} skipped: {_WAIT_REASONS.get(why, why)}", why)
+            return 0.0, False
         if verdict == pacing.REFUSE:
             raise self._refused(why, wait)
         if why and why != self.waited_for:
@@ -271,6 +303,7 @@ class Run:
 
     def _started(self) -> None:
         self.attempt += 1
+        self.tries += 1
         self.waited_for = ""
         if self.policy.hooks or _wants_every_event():
             self._emit("attempt", f"attempt {self.attempt}")
@@ -348,6 +381,7 @@ class Run:
         self._succeeded()
 
     def _succeeded(self) -> None:
+        self.error = None  # the record of a success carries no error
         if self.policy.hooks or _wants_every_event():
             self._emit("success", f"succeeded at attempt {self.attempt}")
 
@@ -359,6 +393,8 @@ class Run:
         kind = error.kind
         if kind is ErrorKind.RATE_LIMITED:
             outcome = pacing.LIMITED
+        elif kind is ErrorKind.QUOTA_EXCEEDED and len(self.keys) > 1 and self.policy.hold:
+            outcome = pacing.EXHAUSTED  # other calls go elsewhere until a probe succeeds
         elif kind in _DOWN_KINDS:
             outcome = pacing.DOWN
         else:
@@ -417,11 +453,12 @@ class Run:
         arrived = may_have_arrived(error)
         decision = policy.decide(
             error,
-            self.attempt,
+            self.tries,
             self.elapsed(),
             budget_left=budget_left,
-            held=held,
+            held=held and self.last,
             arrived=arrived,
+            fallback=not self.last,
         )
         if arrived and decision.retry:
             self.resends += 1
@@ -433,6 +470,13 @@ class Run:
         return bool(self.policy.budget_capacity) and not held and self.policy.draws_budget(error)
 
     def _after(self, error: LLMError, exc: Exception, decision: Decision) -> float:
+        if (
+            not decision.retry
+            and not self.last
+            and (decision.cause == "failover" or error.kind in self.policy.failover_after)
+        ):
+            self._move_on(f"{describe(self.key)} failed: {decision.reason}", decision.cause)
+            return 0.0
         if not decision.retry:
             self._finish(error, decision.reason, decision.cause)
             if error is exc:
@@ -512,6 +556,11 @@ class Attempt:
         return self._run.attempt
 
     @property
+    def deployment(self) -> int:
+        """Which of the call's targets this attempt goes to (0 for the first)."""
+        return self._run.index
+
+    @property
     def timeout(self) -> float | None:
         """Seconds the call's deadline leaves for this attempt; ``None`` without a deadline."""
         left = self._run.left()
@@ -567,9 +616,14 @@ class Attempt:
         return True
 
 
-def attempts(policy: RetryPolicy, key: Hashable = None, tokens: float = 0.0) -> Iterator[Attempt]:
+def attempts(
+    policy: RetryPolicy,
+    key: Hashable = None,
+    tokens: float = 0.0,
+    keys: Sequence[Hashable] | None = None,
+) -> Iterator[Attempt]:
     """The attempts loop (see :meth:`RetryPolicy.attempts <compat.RetryPolicy.attempts>`)."""
-    run = Run(policy, key, tokens)
+    run = Run(policy, key, tokens, keys)
     while True:
         run.begin()
         attempt = Attempt(run)
@@ -586,10 +640,13 @@ def attempts(policy: RetryPolicy, key: Hashable = None, tokens: float = 0.0) -> 
 
 
 async def aattempts(
-    policy: RetryPolicy, key: Hashable = None, tokens: float = 0.0
+    policy: RetryPolicy,
+    key: Hashable = None,
+    tokens: float = 0.0,
+    keys: Sequence[Hashable] | None = None,
 ) -> AsyncIterator[Attempt]:
     """The async attempts loop (see :meth:`RetryPolicy.aattempts <compat.RetryPolicy.aattempts>`)."""
-    run = Run(policy, key, tokens)
+    run = Run(policy, key, tokens, keys)
     while True:
         await run.abegin()
         attempt = Attempt(run)

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 log = logger("compat.retry")
 
 #: The actions an event may have.
-ACTIONS = ("attempt", "wait", "retry", "give_up", "success", "abort")
+ACTIONS = ("attempt", "wait", "retry", "failover", "give_up", "success", "abort")
 
 
 @attrs.frozen
@@ -37,7 +37,9 @@ class Event:
     waits *wait* seconds before its next attempt, for the *cause* given: ``"cooldown"``,
     ``"pacing"``, ``"tokens"``, ``"slow start"``, ``"held"``), ``"retry"`` (the attempt
     failed with *error* and is retried after *wait* seconds: *cause* ``"backoff"``,
-    ``"server"`` for a wait the server asked for, ``"held"``), ``"give_up"`` (the call
+    ``"server"`` for a wait the server asked for, ``"held"``), ``"failover"`` (the call
+    leaves *target*, one of several deployments, for the next: skipped while held or
+    too slow to wait for, or failed in a way that moves it on), ``"give_up"`` (the call
     ends with *error*: *cause* ``"not retryable"``, ``"server said no"``, ``"attempts"``,
     ``"ceiling"``, ``"deadline"``, ``"budget"``, or a wait cause when no slot was free
     before the deadline), ``"success"``, and ``"abort"`` (the call ended without an

@@ -33,7 +33,9 @@ What the pacer learns, and from what:
   (overloaded, server error, timeout, connection), calls are *held*: they wait (each up
   to its deadline) while one probe at a time tests the target, every
   :data:`PROBE_FIRST` growing to :data:`PROBE_EVERY` seconds; the first answer that is
-  not such a failure releases them, through a slow start.
+  not such a failure releases them, through a slow start. A target whose quota is used
+  up is held at once when calls can go elsewhere (a failover), probed every
+  :data:`PROBE_QUOTA` seconds.
 * **Slow start**: until a target's limits are known, ``probe_concurrency`` calls go at
   once, one more for each success, for at most ``probe_window`` seconds.
 
@@ -76,6 +78,8 @@ PROBE_FIRST = 0.5
 PROBE_EVERY = 2.0
 #: A probe that has not reported after this long no longer holds the probe slot.
 PROBE_LEASE = 30.0
+#: A target whose quota is used up is probed this often (quotas come back slowly).
+PROBE_QUOTA = 30.0
 MIN_RATE = 0.01
 MAX_RATE = 100_000.0
 # Sums of intervals gather rounding errors; a slot this close is now.
@@ -95,6 +99,7 @@ OK = 0  # a success
 LIMITED = 1  # a 429 rate limit
 DOWN = 2  # overloaded, server error, timeout, connection: the target may be down
 ANSWERED = 3  # any other failure: the target is up and answering
+EXHAUSTED = 4  # its quota is used up: hold it at once (calls that can go elsewhere do)
 
 # Modes of a target's rate.
 UNPACED = 0
@@ -331,6 +336,13 @@ def report(t: TargetState, now: float, limits: Limits, seen: Observation, ticket
     t.used = now
     _give_back(t, ticket)
     outcome = seen.outcome
+    if outcome == EXHAUSTED:
+        t.fails += 1
+        t.down = 1
+        t.probe_until = 0.0
+        t.probe_every = PROBE_QUOTA
+        t.next_probe = now + max(seen.retry_after or 0.0, PROBE_QUOTA)
+        return True
     if seen.tokens and t.token_rate > 0:
         if outcome != OK:
             # A failed request is taken as not charged: its reservation comes back (the

@@ -12,7 +12,7 @@ import functools
 import inspect
 import math
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterator, Sequence
 from typing import Any, TypeVar, cast
 
 import attrs
@@ -66,6 +66,24 @@ def _deadline(instance: Any, attribute: attrs.Attribute[Any], value: float | Non
         raise ValueError(f"deadline must be positive or None, not {value!r}")
 
 
+def _kinds(value: Any) -> frozenset[ErrorKind]:
+    return frozenset(ErrorKind(kind) for kind in value)
+
+
+#: Kinds that move a call at once to the next deployment, when one is left.
+FAILOVER_NOW = frozenset({ErrorKind.QUOTA_EXCEEDED, ErrorKind.OVERLOADED})
+#: Kinds that move a call to the next deployment once this one's retries gave up.
+FAILOVER_AFTER = frozenset(
+    {
+        ErrorKind.RATE_LIMITED,
+        ErrorKind.SERVER_ERROR,
+        ErrorKind.TIMEOUT,
+        ErrorKind.CONNECTION,
+        ErrorKind.CONFLICT,
+    }
+)
+
+
 def _hooks(value: Any) -> tuple[Hook, ...]:
     if value is None:
         return ()
@@ -102,6 +120,14 @@ class RetryPolicy:
     * a timeout or a broken connection after the request was sent may mean the server
       processed it: such retries are resends, said so in the decision records and on the
       final error; ``resend=False`` refuses them;
+    * over several deployments (``compat.wrap([primary, secondary])``), a call moves to
+      the next one at once for the kinds in ``failover_now`` (an exhausted quota, an
+      overloaded deployment), after this deployment's retries for those in
+      ``failover_after`` (rate limits, server errors, timeouts, connections), and when
+      it would wait longer than ``failover_wait`` = 2 s here (a cooldown, a pace, a
+      server's wait) or the deployment is held for an outage; never for an invalid
+      request or a context length, which would fail everywhere; the content filter
+      only when added to ``failover_now``. The last deployment behaves as one client;
     * with ``pacing`` on, calls to one target (``wrap`` names it: provider, endpoint,
       key, model) share a cooldown, a learned rate, a slow start of
       ``probe_concurrency`` calls for up to ``probe_window`` seconds, and with ``hold``
@@ -131,6 +157,9 @@ class RetryPolicy:
     probe_window: float = attrs.field(default=2.0, validator=_at_least(0))
     hold: bool = True
     resend: bool = True
+    failover_now: frozenset[ErrorKind] = attrs.field(default=FAILOVER_NOW, converter=_kinds)
+    failover_after: frozenset[ErrorKind] = attrs.field(default=FAILOVER_AFTER, converter=_kinds)
+    failover_wait: float = attrs.field(default=2.0, validator=_at_least(0))
     on_retry: OnRetry | None = attrs.field(default=None, eq=False)
     hooks: tuple[Hook, ...] = attrs.field(default=(), converter=_hooks, eq=False)
     state: Any = attrs.field(factory=LocalState, eq=False, repr=False)
@@ -152,6 +181,7 @@ class RetryPolicy:
         budget_left: bool = True,
         held: bool = False,
         arrived: bool = False,
+        fallback: bool = False,
         random: Callable[[], float] = random.random,
     ) -> Decision:
         """Decide whether to retry after *attempt* failed attempts, *elapsed* seconds in.
@@ -161,9 +191,12 @@ class RetryPolicy:
         retry (server-directed rate-limit waits ignore it); *held* that the target is
         down and calls are held until a probe succeeds (the retry then waits in the
         hold, not in a backoff, and draws nothing from the budget); *arrived* that the
-        failed request may have reached the server (a retry would resend it).
+        failed request may have reached the server (a retry would resend it);
+        *fallback* that another deployment is left to move the call to.
         """
         kind = error.kind
+        if fallback and kind in self.failover_now:
+            return Decision(False, 0.0, f"{kind.value}: the call moves on", "failover")
         if not error.retryable:
             if kind.retryable:
                 return Decision(
@@ -217,6 +250,13 @@ class RetryPolicy:
                 f"waiting {wait:.3g} s would end past the {self.deadline:g} s deadline",
                 "deadline",
             )
+        if fallback and wait > self.failover_wait:
+            return Decision(
+                False,
+                wait,
+                f"waiting {wait:.3g} s here is longer than failover_wait: the call moves on",
+                "failover",
+            )
         if not budget_left and self.draws_budget(error):
             return Decision(False, 0.0, "the retry budget is spent", "budget")
         return Decision(True, wait, why, cause)
@@ -233,19 +273,34 @@ class RetryPolicy:
 
     # ------------------------------------------------------------------ running
 
-    def attempts(self, *, target: Hashable = None, tokens: float = 0.0) -> Iterator[Attempt]:
+    def attempts(
+        self,
+        *,
+        target: Hashable = None,
+        tokens: float = 0.0,
+        targets: Sequence[Hashable] | None = None,
+    ) -> Iterator[Attempt]:
         """An attempts loop: ``for attempt in policy.attempts(): with attempt: ...``.
 
         The loop ends after the first attempt whose block completes; a failure the
         policy gives up on leaves the loop as the common error. *target* names what
         the call's pacing is shared under; *tokens* its estimated token cost, for
-        targets whose token limit is paced.
+        targets whose token limit is paced. With *targets* (several deployments of one
+        service, in order of preference) the call moves from one to the next as the
+        ``failover_*`` fields say; each attempt's ``deployment`` says where it goes.
         """
-        return engine.attempts(self, target, tokens)
+        return engine.attempts(self, target, tokens, targets)
 
-    def aattempts(self, *, target: Hashable = None, tokens: float = 0.0) -> AsyncIterator[Attempt]:
-        """The async attempts loop: ``async for attempt in policy.aattempts(): with attempt: ...``."""
-        return engine.aattempts(self, target, tokens)
+    def aattempts(
+        self,
+        *,
+        target: Hashable = None,
+        tokens: float = 0.0,
+        targets: Sequence[Hashable] | None = None,
+    ) -> AsyncIterator[Attempt]:
+        """The async attempts loop: ``async for attempt in policy.aattempts(): async with
+        attempt: ...``."""
+        return engine.aattempts(self, target, tokens, targets)
 
     def call(
         self, fn: Callable[..., T], /, *args: Any, target: Hashable = None, **kwargs: Any
