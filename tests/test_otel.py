@@ -4,6 +4,7 @@ through the OpenTelemetry SDK's in-memory exporters; and the per-target tally.""
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import subprocess
 import sys
@@ -628,3 +629,21 @@ def test_tally_sums_the_records_per_target(server: FaultServer) -> None:
     lines = list(tally.lines())
     assert 2 == len(lines)
     assert any("gave up: quota_exceeded 1" in line for line in lines)
+
+
+@pytest.mark.skipif(openai is None, reason="openai is not installed")
+def test_the_demo_prints_a_summary_per_target() -> None:
+    """The demo ends with one line per target from the decision records, whose attempts
+    add up to the attempts the server saw."""
+    from compat import _demo
+
+    out = io.StringIO()
+    summary = _demo.run(out)
+    text = out.getvalue()
+    assert "per target" in text
+    tail = text.split("per target", 1)[1].strip().splitlines()[1:]
+    assert len(tail) >= 3  # OpenAI (or the legacy SDK), Azure and the gateway
+    attempts = [int(line.split("attempts ", 1)[1].split(",", 1)[0]) for line in tail]
+    assert summary.attempts == sum(attempts)
+    assert any("waited: " in line for line in tail)
+    assert any("gave up: " in line and "quota_exceeded 1" in line for line in tail)
