@@ -397,9 +397,15 @@ class _Instrumentation:
             return meter.create_counter(name, unit[name], about[name])
 
         def seconds(name: str) -> Any:
-            return meter.create_histogram(
-                name, unit[name], about[name], explicit_bucket_boundaries_advisory=_SECONDS_BUCKETS
-            )
+            try:
+                return meter.create_histogram(
+                    name,
+                    unit[name],
+                    about[name],
+                    explicit_bucket_boundaries_advisory=_SECONDS_BUCKETS,
+                )
+            except TypeError:  # an API older than 1.23: the SDK's (or the view's) buckets
+                return meter.create_histogram(name, unit[name], about[name])
 
         self.attempts = counter("compat.attempts")
         self.retries = counter("compat.retries")
