@@ -647,3 +647,45 @@ def test_the_demo_prints_a_summary_per_target() -> None:
     assert summary.attempts == sum(attempts)
     assert any("waited: " in line for line in tail)
     assert any("gave up: " in line and "quota_exceeded 1" in line for line in tail)
+
+
+def test_the_one_line_with_global_providers_set_later() -> None:
+    """``compat.otel.instrument()`` with no arguments, called before the application sets
+    OpenTelemetry's global providers, reports to them once they are set."""
+    pytest.importorskip("opentelemetry.sdk")
+    done = run_python(
+        "import compat, compat.otel\n"
+        "compat.otel.instrument()\n"
+        "compat.otel.instrument()  # idempotent\n"
+        "from opentelemetry import metrics, trace\n"
+        "from opentelemetry.sdk.metrics import MeterProvider\n"
+        "from opentelemetry.sdk.metrics.export import InMemoryMetricReader\n"
+        "from opentelemetry.sdk.trace import TracerProvider\n"
+        "from opentelemetry.sdk.trace.export import SimpleSpanProcessor\n"
+        "from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter\n"
+        "exporter, reader = InMemorySpanExporter(), InMemoryMetricReader()\n"
+        "provider = TracerProvider()\n"
+        "provider.add_span_processor(SimpleSpanProcessor(exporter))\n"
+        "trace.set_tracer_provider(provider)\n"
+        "metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))\n"
+        "failures = [compat.ServerError(kind='server_error', message='boom')]\n"
+        "def attempt():\n"
+        "    if failures:\n"
+        "        raise failures.pop()\n"
+        "    return 'done'\n"
+        "with compat.retry_testing():\n"
+        "    compat.RetryPolicy().call(attempt)\n"
+        "print([(s.name, [e.name for e in s.events]) for s in exporter.get_finished_spans()])\n"
+        "print(sorted(m.name for r in reader.get_metrics_data().resource_metrics\n"
+        "             for s in r.scope_metrics for m in s.metrics))\n"
+    )
+    assert 0 == done.returncode, done.stderr
+    spans, names = done.stdout.strip().splitlines()
+    assert (
+        "[('compat.call', ['compat.attempt', 'compat.retry', 'compat.attempt', "
+        "'compat.success'])]" == spans
+    )
+    assert (
+        "['compat.attempts', 'compat.call.duration', 'compat.retries', 'compat.wait.duration']"
+        == names
+    )
