@@ -173,8 +173,10 @@ def _view(key: Hashable, op: str | None) -> _View:
                 shown.append(endpoint)
             else:
                 shown.append(_clean(part))
-        if isinstance(key, tuple) and key and isinstance(key[0], str) and key[0]:
-            provider = key[0]  # the gateway client's targets start with its name
+        if host is not None and isinstance(key, tuple) and isinstance(key[0], str) and key[0]:
+            # A tuple with an endpoint in it, as the gateway client's targets are
+            # (name, base URL, key fingerprint, method), starts with the provider's name.
+            provider = key[0]
         text = " ".join(shown) or "(no target)"
     if provider:
         name = PROVIDER_NAMES.get(provider, _clean(provider))

@@ -689,3 +689,23 @@ def test_the_one_line_with_global_providers_set_later() -> None:
         "['compat.attempts', 'compat.call.duration', 'compat.retries', 'compat.wait.duration']"
         == names
     )
+
+
+def test_a_gateway_call_is_named_after_its_gateway(otel: Telemetry) -> None:
+    """A call under the gateway client's target (a tuple: name, URL, key fingerprint,
+    method) has the gateway as provider and the URL's host and port as server; a plain
+    tuple that names no endpoint gives no provider."""
+    key = ("gateway", "http://gw.example:8080/openai/custom?key=k", fingerprint("k"), "v1/chat")
+    compat.RetryPolicy().call(lambda: "ok", target=key)
+    compat.RetryPolicy().call(lambda: "ok", target=("shard-1",))
+    first, second = otel.spans()
+    assert "gateway" == first.attributes["gen_ai.provider.name"]
+    assert ("gw.example", 8080) == (
+        first.attributes["server.address"],
+        first.attributes["server.port"],
+    )
+    assert (
+        "gateway http://gw.example:8080/openai/custom v1/chat" == first.attributes["compat.target"]
+    )
+    assert "gen_ai.provider.name" not in second.attributes
+    assert "shard-1" == second.attributes["compat.target"]
