@@ -19,6 +19,7 @@ from typing import Any, TextIO
 import attrs
 
 from compat._errors import LLMError
+from compat.otel import Tally
 from compat.retry.events import Event, add_hook, remove_hook
 from compat.retry.policy import RetryPolicy
 from compat.testing import FaultServer, faults
@@ -241,6 +242,8 @@ def run(out: TextIO = sys.stdout) -> Summary:
     summary = Summary()
     decisions = _Decisions()
     add_hook(decisions)
+    tally = Tally()
+    add_hook(tally)
     started = time.monotonic()
     closers: list[Callable[[], Any]] = []
     with FaultServer() as server:
@@ -268,8 +271,12 @@ def run(out: TextIO = sys.stdout) -> Summary:
             for close in closers:
                 close()
             remove_hook(decisions)
+            remove_hook(tally)
     summary.seconds = time.monotonic() - started
     _print_summary(summary, out)
+    print("per target (from the decision records)", file=out)
+    for line in tally.lines():
+        print(f"    {line}", file=out)
     return summary
 
 

@@ -31,7 +31,7 @@ from compat._secrets import logger, register_secret, scrub
 from compat._translate import from_response, translate
 from compat.retry.engine import Attempt
 from compat.retry.policy import RetryPolicy
-from compat.retry.target import Target, fingerprint
+from compat.retry.target import Target, fingerprint, operation
 from compat.retry.tokens import Estimator
 
 log = logger("compat.wrap")
@@ -44,6 +44,21 @@ _LEGACY_WARMUP_LOOPS = frozenset({"ChatCompletion", "Completion", "Embedding", "
 _DERIVING = frozenset({"with_options", "copy"})
 # Methods of a v1 client that send a request themselves.
 _REQUESTING = frozenset({"get", "post", "put", "patch", "delete", "request", "get_api_list"})
+# The GenAI operation names of the resources that have one (OpenTelemetry's semantic
+# conventions), by the resource's path (v1+) or class name (legacy); their other
+# methods, and other resources, are named by path and method ("images.generate").
+_OPERATIONS = {
+    "chat.completions": "chat",
+    "beta.chat.completions": "chat",
+    "responses": "chat",
+    "completions": "text_completion",
+    "embeddings": "embeddings",
+    "ChatCompletion": "chat",
+    "Completion": "text_completion",
+    "Embedding": "embeddings",
+}
+_CREATING = frozenset({"create", "acreate", "parse", "stream"})
+_operations: dict[tuple[type, str], str] = {}
 
 __all__ = ["fingerprint", "wrap"]
 
@@ -236,6 +251,30 @@ def _raise(error: Any) -> None:
         raise error
 
 
+def _operation(owner: Any, name: str) -> str:
+    """The operation an API method performs, for instrumentation: ``"chat"`` for
+    ``chat.completions.create``, ``"models.list"`` for ``models.list``."""
+    kind = owner if inspect.isclass(owner) else type(owner)
+    found = _operations.get((kind, name))
+    if found is None:
+        module = kind.__module__ or ""
+        if module.startswith("openai.resources."):
+            parts: list[str] = []
+            for part in module[len("openai.resources.") :].split("."):
+                if not parts or parts[-1] != part:  # chat.completions.completions
+                    parts.append(part)
+            path = ".".join(parts)
+        elif module.startswith("openai.api_resources"):
+            path = kind.__name__
+        else:
+            path = ""
+        known = _OPERATIONS.get(path) if name in _CREATING else None
+        found = known or (f"{path}.{name}" if path else name)
+        if len(_operations) < 1024:
+            _operations[(kind, name)] = found
+    return found
+
+
 class _Call:
     """One API method of a wrapped client, called under the policy."""
 
@@ -256,9 +295,13 @@ class _Call:
             return _Streaming(self, args, kwargs)
         raw, key, tokens = self._start(kwargs)
         client = self._client
-        for attempt in client.policy.attempts(target=key, tokens=tokens):
-            with attempt:
-                result = self._once(raw, attempt, args, client.arguments(kwargs, attempt))
+        named = operation.set(_operation(self._owner, self._name))
+        try:
+            for attempt in client.policy.attempts(target=key, tokens=tokens):
+                with attempt:
+                    result = self._once(raw, attempt, args, client.arguments(kwargs, attempt))
+        finally:
+            operation.reset(named)
         return result
 
     def _once(self, raw: Any, attempt: Attempt, args: tuple[Any, ...], kw: dict[str, Any]) -> Any:
@@ -289,6 +332,7 @@ class _AsyncCall(_Call):
             return _AsyncStreaming(self, args, kwargs)
         raw, key, tokens = self._start(kwargs)
         client = self._client
+        named = operation.set(_operation(self._owner, self._name))
         loop = client.policy.aattempts(target=key, tokens=tokens)
         try:
             async for attempt in loop:
@@ -298,6 +342,7 @@ class _AsyncCall(_Call):
                     )
         finally:
             await cast(Any, loop).aclose()
+            operation.reset(named)
         return result
 
     async def _aonce(
@@ -354,10 +399,14 @@ class _Streaming:
 
     def __enter__(self) -> Any:
         call = self._call
-        for attempt in call._client.policy.attempts(target=call._client.target(self._kwargs)):
-            with attempt:
-                manager = call._fn(*self._args, **self._kwargs)
-                response = manager.__enter__()
+        named = operation.set(_operation(call._owner, call._name))
+        try:
+            for attempt in call._client.policy.attempts(target=call._client.target(self._kwargs)):
+                with attempt:
+                    manager = call._fn(*self._args, **self._kwargs)
+                    response = manager.__enter__()
+        finally:
+            operation.reset(named)
         self._manager = manager
         return response
 
@@ -368,6 +417,7 @@ class _Streaming:
 class _AsyncStreaming(_Streaming):
     async def __aenter__(self) -> Any:
         call = self._call
+        named = operation.set(_operation(call._owner, call._name))
         loop = call._client.policy.aattempts(target=call._client.target(self._kwargs))
         try:
             async for attempt in loop:
@@ -376,6 +426,7 @@ class _AsyncStreaming(_Streaming):
                     response = await manager.__aenter__()
         finally:
             await cast(Any, loop).aclose()
+            operation.reset(named)
         self._manager = manager
         return response
 

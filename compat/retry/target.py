@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Hashable
+from contextvars import ContextVar
 from typing import NamedTuple
+
+#: The API operation of the call in progress in this context (``"chat"``,
+#: ``"embeddings"``, ``"text_completion"``, or the resource and method, such as
+#: ``"images.generate"``), set by ``compat.wrap`` for instrumentation; ``None`` outside a
+#: wrapped call. It is deliberately not part of :class:`Target`: operations on one model
+#: share its limits.
+operation: ContextVar[str | None] = ContextVar("compat_operation", default=None)
 
 
 class Target(NamedTuple):
