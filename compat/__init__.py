@@ -78,7 +78,7 @@ if TYPE_CHECKING:
         translate,
         unregister_adapter,
     )
-    from compat._wrap import wrap
+    from compat._wrap import Deployment, wrap
     from compat.retry.engine import Attempt, retry_testing
     from compat.retry.events import Event, add_hook, remove_hook
     from compat.retry.policy import Decision, RetryPolicy
@@ -98,6 +98,7 @@ __all__ = [
     "ContentFilteredError",
     "ContextLengthExceededError",
     "Decision",
+    "Deployment",
     "ErrorKind",
     "Event",
     "FilterCategory",
@@ -153,6 +154,7 @@ _LAZY = {
     "add_hook": "compat.retry.events",
     "remove_hook": "compat.retry.events",
     "wrap": "compat._wrap",
+    "Deployment": "compat._wrap",
     "GatewayTable": "compat._envelopes",
     "register_gateway": "compat._envelopes",
     "unregister_gateway": "compat._envelopes",

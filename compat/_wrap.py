@@ -23,8 +23,8 @@ from __future__ import annotations
 import contextlib
 import inspect
 import math
-from collections.abc import AsyncIterator, Hashable, Iterator
-from typing import Any, TypeVar, cast
+from collections.abc import AsyncIterator, Hashable, Iterator, Mapping, Sequence
+from typing import Any, Generic, TypeVar, cast, overload
 
 from compat._parse import signal_headers
 from compat._secrets import logger, register_secret, scrub
@@ -37,6 +37,7 @@ from compat.retry.tokens import Estimator
 log = logger("compat.wrap")
 
 C = TypeVar("C")
+Co = TypeVar("Co", covariant=True)
 
 # Legacy resources whose create() loops on TryAgain until its `timeout` argument.
 _LEGACY_WARMUP_LOOPS = frozenset({"ChatCompletion", "Completion", "Embedding", "Edit"})
@@ -60,32 +61,87 @@ _OPERATIONS = {
 _CREATING = frozenset({"create", "acreate", "parse", "stream"})
 _operations: dict[tuple[type, str], str] = {}
 
-__all__ = ["fingerprint", "wrap"]
+__all__ = ["Deployment", "fingerprint", "wrap"]
 
 
-def wrap(client: C, policy: RetryPolicy | None = None) -> C:
+@overload
+def wrap(client: Sequence[Deployment[C]], policy: RetryPolicy | None = None) -> C: ...
+
+
+@overload
+def wrap(client: list[C] | tuple[C, ...], policy: RetryPolicy | None = None) -> C: ...
+
+
+@overload
+def wrap(client: C, policy: RetryPolicy | None = None) -> C: ...
+
+
+def wrap(client: Any, policy: RetryPolicy | None = None) -> Any:
     """Put *client* behind *policy* (default: ``RetryPolicy()``), keeping its interface.
 
     Accepted: ``openai.OpenAI``, ``AsyncOpenAI``, ``AzureOpenAI``,
     ``AsyncAzureOpenAI``, the legacy ``openai`` module (``openai<1``) and compat's
-    gateway client; type checkers see the result as the client's own type. Raises
+    gateway client; type checkers see the result as the client's own type. A list of
+    v1+ clients (or :class:`Deployment` s of them), in order of preference, is one
+    client that fails over from one deployment to the next as the policy's
+    ``failover_*`` fields say; it is typed as the first client's type. Raises
     ``TypeError`` for anything else.
     """
     policy = RetryPolicy() if policy is None else policy
+    if isinstance(client, (list, tuple)):
+        return _failover(client, policy)
     if isinstance(client, _Proxy) and client._compat_top:
         client = client._compat_obj  # a wrapped client: put the client itself under *policy*
     wrap_hook = getattr(client, "__compat_wrap__", None)
     if wrap_hook is not None:
-        return cast(C, wrap_hook(policy))
+        return wrap_hook(policy)
     if inspect.ismodule(client) and hasattr(client, "api_base") and hasattr(client, "error"):
-        return cast(C, _Proxy(client, None, _Legacy(client, policy)))
+        return _Proxy(client, None, _Legacy(client, policy))
     if hasattr(client, "with_options") and hasattr(client, "with_raw_response"):
         retries = getattr(client, "max_retries", 0)
         if retries:
             log.debug("turning off the SDK's own %d retries: the policy retries", retries)
         inner = cast(Any, client).with_options(max_retries=0)
-        return cast(C, _Proxy(inner, inner.with_raw_response, _V1(inner, policy)))
+        return _Proxy(inner, inner.with_raw_response, _V1(inner, policy))
     raise TypeError(f"compat.wrap does not know how to wrap {type(client).__qualname__}")
+
+
+class Deployment(Generic[Co]):
+    """One deployment of a service among several behind ``compat.wrap([...])``.
+
+    *client* is its v1+ SDK client. Where its requests differ from the first
+    deployment's, say so: *models* maps the model names callers use to this
+    deployment's (Azure's deployment names, another provider's model ids); *fields*
+    are set on every request to it (and replace the caller's). *name* is how records
+    and errors call it (default: its target).
+    """
+
+    def __init__(
+        self,
+        client: Co,
+        *,
+        models: Mapping[str, str] | None = None,
+        fields: Mapping[str, Any] | None = None,
+        name: str | None = None,
+    ) -> None:
+        self.client = client
+        self.models = dict(models or {})
+        self.fields = dict(fields or {})
+        self.name = name
+
+    def request(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """The caller's arguments as this deployment takes them."""
+        if not self.models and not self.fields:
+            return kwargs
+        mapped = dict(kwargs)
+        model = mapped.get("model")
+        if isinstance(model, str) and model in self.models:
+            mapped["model"] = self.models[model]
+        mapped.update(self.fields)
+        return mapped
+
+    def __repr__(self) -> str:
+        return f"Deployment({self.name or type(self.client).__name__})"
 
 
 # ------------------------------------------------------------------------------ clients
@@ -487,6 +543,146 @@ class _Deriving:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self._client.rewrap(self.__wrapped__(*args, **kwargs))
+
+
+# ------------------------------------------------------------------------------ failover
+
+
+class _Set:
+    """The deployments of a failover client: each wrapped, in order of preference."""
+
+    def __init__(
+        self, deployments: list[Deployment[Any]], proxies: list[_Proxy], policy: RetryPolicy
+    ):
+        self.deployments = deployments
+        self.proxies = proxies
+        self.policy = policy
+        self.is_async = proxies[0]._compat_client.is_async
+
+
+def _failover(items: Sequence[Any], policy: RetryPolicy) -> _Failover:
+    deployments = [item if isinstance(item, Deployment) else Deployment(item) for item in items]
+    if not deployments:
+        raise TypeError("compat.wrap needs at least one client to fail over between")
+    proxies = []
+    for deployment in deployments:
+        wrapped = wrap(deployment.client, policy)
+        if not isinstance(wrapped, _Proxy) or not isinstance(wrapped._compat_client, _V1):
+            raise TypeError(
+                "compat.wrap fails over between v1+ SDK clients (OpenAI, AzureOpenAI and "
+                f"their async twins), not {type(deployment.client).__qualname__}"
+            )
+        proxies.append(wrapped)
+    kinds = {proxy._compat_client.is_async for proxy in proxies}
+    if len(kinds) > 1:
+        raise TypeError("compat.wrap cannot fail over between sync and async clients")
+    return _Failover(_Set(deployments, proxies, policy), ())
+
+
+def _walk(obj: Any, path: tuple[str, ...]) -> Any:
+    for name in path:
+        obj = getattr(obj, name)
+    return obj
+
+
+class _Failover:
+    """Stands in for the first deployment's client or resource; calls fail over."""
+
+    __slots__ = ("_compat_path", "_compat_set")
+
+    def __init__(self, group: _Set, path: tuple[str, ...]) -> None:
+        self._compat_set = group
+        self._compat_path = path
+
+    def __getattr__(self, name: str) -> Any:
+        group = self._compat_set
+        path = (*self._compat_path, name)
+        value = _walk(group.proxies[0], path)
+        if isinstance(value, _Call) and not _sends_on_entry(value._owner):
+            return (_AsyncFailoverCall if group.is_async else _FailoverCall)(group, path)
+        if isinstance(value, _Proxy):
+            return _Failover(group, path)
+        if name == "close" and not self._compat_path:
+            return _close_all(group)
+        return value
+
+    def __repr__(self) -> str:
+        return f"compat.wrap({self._compat_set.deployments!r})"
+
+
+def _close_all(group: _Set) -> Any:
+    closers = [proxy.close for proxy in group.proxies]
+    if not group.is_async:
+
+        def close() -> None:
+            for closer in closers:
+                closer()
+
+        return close
+
+    async def aclose() -> None:
+        for closer in closers:
+            await closer()
+
+    return aclose
+
+
+class _FailoverCall:
+    """One API method over the deployments of a failover client."""
+
+    __slots__ = ("_group", "_path")
+
+    def __init__(self, group: _Set, path: tuple[str, ...]) -> None:
+        self._group = group
+        self._path = path
+
+    def _plan(self, kwargs: dict[str, Any]) -> tuple[list[Any], list[dict[str, Any]], list[Any]]:
+        group = self._group
+        calls = [_walk(proxy, self._path) for proxy in group.proxies]
+        requests = [d.request(kwargs) for d in group.deployments]
+        starts = [call._start(kw) for call, kw in zip(calls, requests)]
+        return calls, requests, starts
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        calls, requests, starts = self._plan(kwargs)
+        named = operation.set(_operation(calls[0]._owner, calls[0]._name))
+        try:
+            loop = self._group.policy.attempts(
+                targets=[start[1] for start in starts], tokens=starts[0][2]
+            )
+            for attempt in loop:
+                with attempt:
+                    at = attempt.deployment
+                    call, request = calls[at], requests[at]
+                    result = call._once(
+                        starts[at][0], attempt, args, call._client.arguments(request, attempt)
+                    )
+        finally:
+            operation.reset(named)
+        return result
+
+
+class _AsyncFailoverCall(_FailoverCall):
+    __slots__ = ()
+
+    async def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        calls, requests, starts = self._plan(kwargs)
+        named = operation.set(_operation(calls[0]._owner, calls[0]._name))
+        loop = self._group.policy.aattempts(
+            targets=[start[1] for start in starts], tokens=starts[0][2]
+        )
+        try:
+            async for attempt in loop:
+                async with attempt:
+                    at = attempt.deployment
+                    call, request = calls[at], requests[at]
+                    result = await call._aonce(
+                        starts[at][0], attempt, args, call._client.arguments(request, attempt)
+                    )
+        finally:
+            await cast(Any, loop).aclose()
+            operation.reset(named)
+        return result
 
 
 # ------------------------------------------------------------------------------ streams

@@ -29,3 +29,11 @@ assert_type(compat.wrap(compat.GatewayClient("key", "secret")), compat.GatewayCl
 assert_type(compat.wrap(client, compat.RetryPolicy(max_attempts=2)), openai.OpenAI)
 
 client.chat.completions.creat(model="gpt-4o", messages=[])  # type: ignore[attr-defined]
+
+primary = openai.AzureOpenAI(api_key="k", api_version="2024-06-01", azure_endpoint="https://x")
+# Deployments of an Azure and an OpenAI client: typed as their common type, OpenAI.
+both = compat.wrap(
+    [compat.Deployment(primary, models={"gpt-4o": "gpt4o-eu"}), compat.Deployment(client)]
+)
+assert_type(both, openai.OpenAI)
+assert_type(compat.wrap([primary, primary]), openai.AzureOpenAI)
