@@ -278,14 +278,18 @@ TEXTS = (
     TextAdvice(
         "the server is overloaded or not ready yet",
         "0.28.1's message for every 503",
-        "Error code: 503",
-        "v1's str(e) is 'Error code: 503 - ' and the server's message",
+        None,
+        "v1's str(e) for a 503 is the server's own text, worded differently across v1 "
+        "releases; its status tells",
+        'getattr({v}, "status_code", None) == 503',
     ),
     TextAdvice(
         "http code ",
         "0.28.1's message for an answer that was not JSON: 'HTTP code <status> from API (<body>)'",
-        "Error code: ",
-        "v1's str(e) is 'Error code: <status>' (and the body)",
+        None,
+        "v1's str(e) for a body that is not JSON is the body itself on 1.x and 2.x and "
+        "'Error code: <status>' and the body on 3.x; its status tells",
+        'getattr({v}, "status_code", None) == {status}',
     ),
     TextAdvice(
         "from api (",
@@ -315,6 +319,13 @@ TEXTS = (
         "v1 raises openai.OpenAIError when the client is made",
     ),
 )
+
+
+def _status_in(text: str) -> str | None:
+    """The HTTP status a 0.28.1 text names ("HTTP code 502 from API"), if it names one."""
+    at = text.lower().find("http code ")
+    digits = text[at + 10 : at + 13] if at >= 0 else ""
+    return digits if len(digits) == 3 and digits.isdigit() else None
 
 
 def _v1_text(constant: str, advice: TextAdvice) -> str:
@@ -1052,7 +1063,11 @@ class _Visitor(ast.NodeVisitor):
                 node, {constant: repr(_v1_text(constant.value, advice))}
             )
         elif advice.v1_test is not None and variable is not None:
-            v1_code = advice.v1_test.format(v=variable[1])
+            test = advice.v1_test
+            status = _status_in(constant.value)
+            if status is None:  # no status named: any status will do
+                test = test.replace("== {status}", "is not None")
+            v1_code = test.format(v=variable[1], status=status)
             if isinstance(node, ast.Compare) and isinstance(node.ops[0], ast.NotIn):
                 v1_code = f"not ({v1_code})"
         else:
