@@ -247,6 +247,7 @@ def test_script_then_success_and_counts(fault_server: FaultServer) -> None:
     assert 2 == fault_server.count(fault="success", flavour=OPENAI)
     assert {
         "requests": 6,
+        "kept": 6,
         "by_status": {"503": 2, "429": 2, "200": 2},
         "by_fault": {"overloaded": 2, "rate_limited": 2, "success": 2},
     } == fault_server.stats()
@@ -460,3 +461,66 @@ def test_serve_refuses_bad_options() -> None:
     )
     assert 2 == done.returncode
     assert "unknown fault" in done.stderr
+
+
+# ---------------------------------------------------------------------- the request log
+
+
+def test_the_log_keeps_a_window_and_the_counts_stay_exact() -> None:
+    """With ``keep=5``, twelve requests: the last five are kept, each under its own number;
+    ``len``, ``answered``, ``count`` and ``stats`` still speak of all twelve."""
+    with FaultServer(keep=5) as server:
+        server.script(faults.server_error(), times=3)
+        statuses = [post(server).status_code for _ in range(12)]
+        kept = list(server.requests)
+        assert list(range(7, 12)) == [r.index for r in kept]
+        assert 12 == len(server.requests) == server.received
+        assert [500, 500, 500] + [200] * 9 == statuses == server.answered
+        assert 3 == server.count(status=500)
+        assert 9 == server.count(fault="success", flavour=OPENAI)
+        assert {
+            "requests": 12,
+            "kept": 5,
+            "by_status": {"500": 3, "200": 9},
+            "by_fault": {"server_error": 3, "success": 9},
+        } == server.stats()
+        assert kept[-1] is server.requests[11] is server.requests[-1]
+        assert kept[3:] == server.requests[10:]
+        with pytest.raises(IndexError, match="no longer kept"):
+            server.requests[0]
+        server.clear()
+        assert (0, [], 0) == (len(server.requests), list(server.requests), server.count())
+
+
+def test_the_log_keeps_bodies_within_a_byte_bound() -> None:
+    """300 bodies of 100 KB: the log keeps no more of them than ``keep_bytes`` allows, and
+    the memory the server holds grows by that, not by the 30 MB it received."""
+    import tracemalloc
+
+    body = json.dumps({**CHAT, "messages": [{"role": "user", "content": "x" * 100_000}]})
+    tracemalloc.start()
+    try:
+        with FaultServer(keep_bytes=2_000_000) as server, requests.Session() as session:
+            before = tracemalloc.get_traced_memory()[0]
+            for _ in range(300):
+                session.post(
+                    server.openai_url + "/chat/completions",
+                    data=body,
+                    headers={"content-type": "application/json"},
+                    timeout=10,
+                )
+            grown = tracemalloc.get_traced_memory()[0] - before
+            assert 300 == server.count(status=200)
+            assert sum(len(r.body) for r in server.requests) <= 2_000_000
+            assert 0 < len(list(server.requests)) < 300
+            assert grown < 15_000_000, grown
+    finally:
+        tracemalloc.stop()
+
+
+def test_the_default_window_is_bounded() -> None:
+    """A server made without arguments keeps at most 1,000 requests and 16 MiB of bodies."""
+    with FaultServer() as server:
+        assert (1000, 16 * 2**20) == (server.keep, server.keep_bytes)
+    with pytest.raises(ValueError, match="keep"):
+        FaultServer(keep=0)
