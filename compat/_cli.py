@@ -14,7 +14,7 @@ import argparse
 import json
 import re
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 from compat._translate import from_response
 
@@ -79,8 +79,28 @@ def explain(text: str, status: int | None, provider: str | None) -> dict[str, An
     }
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error said in one line (and exit status 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message}\n")
+
+
+def _port(text: str) -> int:
+    """A TCP port for ``--port``: 0 (any free port) to 65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port: 0 (any free one) to 65535")
+    return port
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m compat", description=__doc__)
+    from compat.testing._faults import SIGNALS
+
+    parser = _Parser(prog="python -m compat", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     explain_cmd = commands.add_parser(
         "explain", help="explain an error answer (JSON body or curl -i transcript)"
@@ -112,16 +132,15 @@ def main(argv: list[str] | None = None) -> int:
 
     serve_cmd = commands.add_parser("serve", help="run the fault server until interrupted")
     serve_cmd.add_argument("--host", default="127.0.0.1")
-    serve_cmd.add_argument("--port", type=int, default=8765, help="0 picks a free port")
+    serve_cmd.add_argument("--port", type=_port, default=8765, help="0 picks a free port")
     serve_cmd.add_argument(
         "--rate", type=float, default=None, help="token bucket: requests per second"
     )
     serve_cmd.add_argument("--burst", type=float, default=None, help="token bucket: size")
     serve_cmd.add_argument(
         "--signal",
-        default="precise",
-        choices=["precise", "integer", "message", "none"],
-        help="how a 429 tells its wait",
+        default=None,
+        help="how a 429 tells its wait: precise (the default), " + ", ".join(SIGNALS[1:]),
     )
     serve_cmd.add_argument(
         "--quota", type=int, default=None, help="requests before the quota runs out"
@@ -135,7 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     serve_cmd.add_argument(
         "--faults", default=None, help="comma-separated fault names (default: all)"
     )
-    serve_cmd.add_argument("--seed", type=int, default=0)
+    serve_cmd.add_argument(
+        "--seed", type=int, default=None, help="seed of the random faults (default 0)"
+    )
     serve_cmd.add_argument("--api-key", default=None, help="answer 401 unless this key is sent")
     args = parser.parse_args(argv)
 
@@ -172,8 +193,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from compat.testing import FaultServer, rules_from_options
+    from compat.testing import FaultServer
     from compat.testing._faults import NAMED
+    from compat.testing._options import flag_name, rules_from_options
 
     options = {
         "rate": args.rate,
@@ -186,7 +208,7 @@ def _serve(args: argparse.Namespace) -> int:
         "seed": args.seed,
     }
     try:
-        rules = rules_from_options(options)
+        rules = rules_from_options(options, spell=flag_name)
     except ValueError as exc:
         print(f"compat serve: {exc}", file=sys.stderr)
         return 2

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from compat._cli import parse_transcript
 
 DATA = Path(__file__).parent / "data" / "transcripts"
@@ -53,6 +55,7 @@ def test_verbose_transcript_with_redirect_lines() -> None:
 
 
 def test_explain_a_missing_file_says_so(tmp_path: Path) -> None:
+    """A file that cannot be read is said so in one line, with exit status 2."""
     done = run("explain", str(tmp_path / "absent.txt"))
     assert 2 == done.returncode
     assert "cannot read" in done.stderr
@@ -61,6 +64,7 @@ def test_explain_a_missing_file_says_so(tmp_path: Path) -> None:
 
 
 def test_serve_on_a_taken_port_says_so() -> None:
+    """A port another server holds is said so in one line, with exit status 2."""
     from compat.testing import FaultServer
 
     with FaultServer() as server:
@@ -74,3 +78,39 @@ def test_serve_on_a_taken_port_says_so() -> None:
     assert 2 == done.returncode
     assert f"cannot listen on 127.0.0.1:{server.port}" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--port", "99999"], "--port"),
+        (["--port", "-1"], "--port"),
+        (["--port", "eighty"], "--port"),
+        (["--rate", "5", "--burst", "0"], "--burst"),
+        (["--burst", "3"], "--burst"),
+        (["--rate", "0"], "--rate"),
+        (["--rate", "nan"], "--rate"),
+        (["--outage", "-5"], "--outage"),
+        (["--quota", "-1"], "--quota"),
+        (["--faults", "nosuch"], "nosuch"),
+        (["--faults", "reset"], "--faults"),
+        (["--fault-rate", "1.5"], "--fault-rate"),
+        (["--signal", "loud"], "--signal"),
+        (["--signal", "integer"], "--signal"),
+    ],
+)
+def test_serve_refuses_each_bad_option_in_one_line(args: list[str], named: str) -> None:
+    """Every bad option of serve is one line on stderr that names it, and exit status 2,
+    before the server starts (the timeout only guards against one that serves anyway)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "compat", "serve", "--port", "0", *args],
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=False,
+    )
+    assert 2 == done.returncode, done.stdout
+    assert "" == done.stdout
+    lines = done.stderr.strip().splitlines()
+    assert 1 == len(lines), done.stderr
+    assert named in lines[0]

@@ -198,7 +198,7 @@ EXPECTED: dict[str, dict[str | None, str]] = {
     "context_length": {None: "context_length_exceeded"},
     "content_filtered": {None: "content_filtered"},
     "not_found": {None: "not_found"},
-    "gateway_timeout": {None: "timeout"},
+    "gateway_4017": {None: "timeout"},
 }
 
 
@@ -214,11 +214,20 @@ def test_every_fault_reads_as_its_kind(name: str, flavour: str) -> None:
     assert expected == error.kind, (answer.status, answer.body[:300])
     if name != "html_page":
         provider = {OPENAI: "openai", AZURE: "azure", GATEWAY: "gateway"}[flavour]
-        if name == "gateway_timeout":
+        if name == "gateway_4017":
             provider = "gateway"  # an envelope whatever the path
         if name == "content_filtered" and flavour == OPENAI:
             provider = "azure"  # only Azure filters this way, and its body says so
         assert provider == error.provider
+
+
+def test_each_named_fault_has_one_name() -> None:
+    """The gateway's timeout goes by one name, in ``--faults`` and in the counts alike."""
+    assert "gateway_timeout" not in faults.NAMED
+    assert "gateway_4017" == faults.NAMED["gateway_4017"]().name
+    with FaultServer(rules=[RandomFaults(1.0, [faults.NAMED["gateway_4017"]()])]) as server:
+        post(server)
+        assert 1 == server.count(fault="gateway_4017")
 
 
 @pytest.mark.parametrize("flavour", [OPENAI, AZURE, GATEWAY])
@@ -399,7 +408,53 @@ def test_control_endpoints(fault_server: FaultServer) -> None:
         assert 404 == session.get(fault_server.url + "/_compat/nothing").status_code
 
 
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({"rate": 5, "burst": 0}, "burst"),
+        ({"burst": 3}, "burst"),
+        ({"rate": 0}, "rate"),
+        ({"rate": "fast"}, "rate"),
+        ({"rate": True}, "rate"),
+        ({"outage": -5}, "outage"),
+        ({"quota": -1}, "quota"),
+        ({"quota": 1.5}, "quota"),
+        ({"faults": "nosuch"}, "nosuch"),
+        ({"faults": "reset"}, "faults"),
+        ({"fault_rate": 2}, "fault_rate"),
+        ({"fault_rate": 0.1, "faults": ["reset", 7]}, "faults"),
+        ({"signal": "loud", "rate": 1}, "signal"),
+        ({"seed": "abc", "fault_rate": 0.1}, "seed"),
+    ],
+)
+def test_config_refuses_bad_options_with_a_one_line_reason(
+    fault_server: FaultServer, options: dict[str, Any], named: str
+) -> None:
+    """``POST /_compat/config`` with a bad option answers 400 with one line naming it, and
+    the server keeps the configuration it had."""
+    fault_server.configure({"quota": 1})
+    with requests.Session() as session:
+        refused = session.post(fault_server.url + "/_compat/config", json=options, timeout=5)
+    assert 400 == refused.status_code
+    reason = refused.json()["error"]
+    assert "\n" not in reason
+    assert named in reason
+    assert ["Quota(left=1)"] == [repr(r) for r in fault_server.rules]
+
+
+def test_config_that_is_not_a_json_object_is_refused(fault_server: FaultServer) -> None:
+    """A configuration that is not JSON, or not an object, is a 400 that says so in one line."""
+    with requests.Session() as session:
+        for body in (b"{not json", b"[1, 2]"):
+            refused = session.post(fault_server.url + "/_compat/config", data=body, timeout=5)
+            assert 400 == refused.status_code
+            reason = refused.json()["error"]
+            assert "\n" not in reason
+            assert "JSON" in reason
+
+
 def test_rules_from_options() -> None:
+    """Each option makes its rule, in the documented order; unknown fault names are refused."""
     rules = rules_from_options(
         {
             "rate": 5,

@@ -579,5 +579,5 @@ NAMED: dict[str, Callable[[], Fault]] = {
     "context_length": context_length,
     "content_filtered": content_filtered,
     "not_found": not_found,
-    "gateway_timeout": lambda: gateway_code("4017", "Upstream request timed out"),
+    "gateway_4017": lambda: gateway_code("4017", "Upstream request timed out"),
 }

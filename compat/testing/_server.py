@@ -20,7 +20,8 @@ import attrs
 
 from compat.testing import _faults
 from compat.testing._faults import AZURE, GATEWAY, OPENAI, Answer, Fault, Request
-from compat.testing._rules import Outage, Quota, RandomFaults, Rule, TokenBucket
+from compat.testing._options import rules_from_options
+from compat.testing._rules import Rule
 
 CONTROL = "/_compat/"
 _ENDPOINTS = (
@@ -445,11 +446,17 @@ class FaultServer:
         if route == CONTROL + "config" and handler.command == "POST":
             try:
                 options = json.loads(body or b"{}")
-                if not isinstance(options, dict):
-                    raise ValueError("the configuration is a JSON object")
+            except ValueError as exc:
+                return 400, {"error": f"the configuration is not JSON: {exc}"}
+            if not isinstance(options, dict):
+                kind = {list: "an array", str: "a string", bool: "a boolean"}.get(
+                    type(options), "null" if options is None else "a number"
+                )
+                return 400, {"error": f"the configuration is a JSON object, not {kind}"}
+            try:
                 self.configure(options)
-            except (ValueError, TypeError, KeyError) as exc:
-                return 400, {"error": str(exc)}
+            except ValueError as exc:
+                return 400, {"error": " ".join(str(exc).split())}
             return 200, {"rules": [repr(r) for r in self.rules]}
         return 404, {"error": f"no control endpoint {route}"}
 
@@ -538,44 +545,3 @@ class FaultServer:
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
 
         return Handler
-
-
-def rules_from_options(options: Mapping[str, Any]) -> list[Rule]:
-    """Rules from the standalone command's options (also ``POST /_compat/config``).
-
-    Keys: ``rate`` and ``burst`` (a token bucket) with ``signal``; ``quota``
-    (requests before the money runs out); ``outage`` (seconds of 503 from now);
-    ``fault_rate`` with ``faults`` (names from :data:`compat.testing.faults.NAMED`)
-    and ``seed``.
-    """
-    known = {"rate", "burst", "signal", "quota", "outage", "fault_rate", "faults", "seed"}
-    unknown = set(options) - known
-    if unknown:
-        raise ValueError(f"unknown option(s): {', '.join(sorted(unknown))}")
-    rules: list[Rule] = []
-    if options.get("outage"):
-        rules.append(Outage(float(options["outage"])))
-    if options.get("quota") is not None:
-        rules.append(Quota(int(options["quota"])))
-    if options.get("fault_rate"):
-        names = options.get("faults") or list(_faults.NAMED)
-        if isinstance(names, str):
-            names = [n.strip() for n in names.split(",") if n.strip()]
-        missing = [n for n in names if n not in _faults.NAMED]
-        if missing:
-            raise ValueError(
-                f"unknown fault(s): {', '.join(missing)}; known: {', '.join(_faults.NAMED)}"
-            )
-        chosen = [_faults.NAMED[n]() for n in names]
-        rules.append(
-            RandomFaults(float(options["fault_rate"]), chosen, seed=options.get("seed", 0))
-        )
-    if options.get("rate"):
-        rules.append(
-            TokenBucket(
-                float(options["rate"]),
-                float(options.get("burst") or 1),
-                signal=str(options.get("signal") or "precise"),
-            )
-        )
-    return rules
