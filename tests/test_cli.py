@@ -42,7 +42,7 @@ def test_explain_a_body_from_stdin() -> None:
     assert "rate_limited" in done.stdout
     lines = dict(line.split(None, 1) for line in done.stdout.splitlines() if " " in line)
     assert "1.5" == lines["retry_after"].strip()
-    assert "retry after 1.5 s or more" in done.stdout
+    assert "retry after 1.5 to 1.65 s (the server asked to wait 1.5 s" in done.stdout
 
 
 def test_verbose_transcript_with_redirect_lines() -> None:
@@ -114,3 +114,57 @@ def test_serve_refuses_each_bad_option_in_one_line(args: list[str], named: str) 
     lines = done.stderr.strip().splitlines()
     assert 1 == len(lines), done.stderr
     assert named in lines[0]
+
+
+def _no_control_characters(text: str) -> bool:
+    """Whether *text* holds no control character a terminal would act on (newlines aside)."""
+    return not any(
+        (ord(c) < 32 and c != "\n") or 0x7F <= ord(c) <= 0x9F or c == "\ufffd" for c in text
+    )
+
+
+def test_explain_shows_binary_input_as_binary(tmp_path: Path) -> None:
+    """A binary file (here gzip, with a '<' and an escape byte in it) is said to be binary,
+    shown as a short escaped excerpt, and no raw control byte reaches the terminal."""
+    data = bytes.fromhex("1f8b0800000000000003") + b"<\x1b[2J\x00\x07" + bytes(range(128, 256))
+    path = tmp_path / "answer.gz"
+    path.write_bytes(data)
+    done = run("explain", str(path))
+    assert 0 == done.returncode, done.stderr
+    assert _no_control_characters(done.stdout), done.stdout
+    assert "HTML page" not in done.stdout
+    assert f"binary, {len(data)} bytes" in done.stdout
+    assert "\\x1f\\x8b\\x08\\x00" in done.stdout
+    shown = json.loads(run("explain", "--json", str(path)).stdout)
+    assert shown["body"].startswith(f"binary, {len(data)} bytes")
+    assert "HTML page" not in shown["message"]
+
+
+def test_explain_escapes_control_characters_in_text() -> None:
+    """A text answer whose message carries terminal escapes is printed with them escaped."""
+    body = b'{"error": {"message": "boom \x1b]0;owned\x07 \x1b[31mred\xc2\x9b", "code": null}}'
+    for args in ((), ("--json",)):
+        done = run("explain", "--status", "500", *args, stdin=body)
+        assert 0 == done.returncode, done.stderr
+        assert _no_control_characters(done.stdout), done.stdout
+        assert "owned" in done.stdout
+
+
+@pytest.mark.parametrize("stdin", [b"", b"  \n\r\n\t"])
+def test_explain_with_nothing_to_explain_says_so(stdin: bytes) -> None:
+    """Empty input is not a success: explain says there is nothing to explain, exit 2."""
+    done = run("explain", stdin=stdin)
+    assert 2 == done.returncode
+    assert "" == done.stdout
+    assert ["compat explain: nothing to explain: the input is empty"] == done.stderr.splitlines()
+
+
+def test_explain_says_an_html_502_is_retried_after_a_backoff() -> None:
+    """A proxy's HTML 502 names no wait: the default policy backs off, which explain says
+    with the backoff's range, not as 'retry after 0 s or more'."""
+    done = run("explain", "--json", str(DATA / "proxy_502_html.txt"))
+    assert 0 == done.returncode, done.stderr
+    verdict = json.loads(done.stdout)["default policy"]
+    assert "0 s or more" not in verdict
+    assert verdict.startswith("retry after a backoff of 0 to 0.5 s"), verdict
+    assert "no server wait was given" in verdict
