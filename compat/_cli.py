@@ -174,10 +174,20 @@ def _port(text: str) -> int:
     return port
 
 
+_ROLE = re.compile(r":[a-z]+:`([^`]*)`")
+_LITERAL = re.compile(r"``([^`]*)``")
+
+
+def plain(text: str) -> str:
+    """reST *text* (a docstring) as plain text for ``--help``: ``code`` and
+    :role:`name` become code and name."""
+    return _LITERAL.sub(r"\1", _ROLE.sub(r"\1", text)).replace("`", "")
+
+
 def main(argv: list[str] | None = None) -> int:
     from compat.testing._faults import SIGNALS
 
-    parser = _Parser(prog="python -m compat", description=__doc__)
+    parser = _Parser(prog="python -m compat", description=plain(__doc__ or ""))
     commands = parser.add_subparsers(dest="command", required=True)
     explain_cmd = commands.add_parser(
         "explain", help="explain an error answer (JSON body or curl -i transcript)"

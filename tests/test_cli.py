@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -168,3 +169,14 @@ def test_explain_says_an_html_502_is_retried_after_a_backoff() -> None:
     assert "0 s or more" not in verdict
     assert verdict.startswith("retry after a backoff of 0 to 0.5 s"), verdict
     assert "no server wait was given" in verdict
+
+
+@pytest.mark.parametrize("command", [[], ["explain"], ["demo"], ["scan"], ["serve"]])
+def test_help_reads_as_plain_text(command: list[str]) -> None:
+    """--help of the command and of each subcommand shows no reST markup: no backticks,
+    no :role: prefixes."""
+    done = run(*command, "--help")
+    assert 0 == done.returncode, done.stderr
+    assert "usage: python -m compat" in done.stdout
+    assert "`" not in done.stdout
+    assert not re.search(r":[a-z]+:", done.stdout.replace("http://", "").replace("https://", ""))
