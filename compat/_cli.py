@@ -225,6 +225,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     serve_cmd.add_argument("--burst", type=float, default=None, help="token bucket: size")
     serve_cmd.add_argument(
+        "--tpm",
+        type=float,
+        default=None,
+        help="token limit: tokens per minute, charged as OpenAI does",
+    )
+    serve_cmd.add_argument(
+        "--rpm", type=float, default=None, help="token limit: also requests per minute"
+    )
+    serve_cmd.add_argument(
+        "--period",
+        type=float,
+        default=None,
+        help="token limit: seconds over which it is enforced (default 60: a whole minute's tokens at once)",
+    )
+    serve_cmd.add_argument(
         "--signal",
         default=None,
         help="how a 429 tells its wait: precise (the default), " + ", ".join(SIGNALS[1:]),
@@ -242,7 +257,13 @@ def main(argv: list[str] | None = None) -> int:
         "--faults", default=None, help="comma-separated fault names (default: all)"
     )
     serve_cmd.add_argument(
-        "--seed", type=int, default=None, help="seed of the random faults (default 0)"
+        "--noise",
+        type=float,
+        default=None,
+        help="share of requests (0-1) that get a stray 429 asking for 15-20 ms, with no limit behind it",
+    )
+    serve_cmd.add_argument(
+        "--seed", type=int, default=None, help="seed of the random faults and the noise (default 0)"
     )
     serve_cmd.add_argument("--api-key", default=None, help="answer 401 unless this key is sent")
     args = parser.parse_args(argv)
@@ -296,7 +317,11 @@ def _serve(args: argparse.Namespace) -> int:
         "outage": args.outage,
         "fault_rate": args.fault_rate,
         "faults": args.faults,
+        "noise": args.noise,
         "seed": args.seed,
+        "tpm": args.tpm,
+        "rpm": args.rpm,
+        "period": args.period,
     }
     try:
         rules = rules_from_options(options, spell=flag_name)

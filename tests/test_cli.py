@@ -98,6 +98,10 @@ def test_serve_on_a_taken_port_says_so() -> None:
         (["--fault-rate", "1.5"], "--fault-rate"),
         (["--signal", "loud"], "--signal"),
         (["--signal", "integer"], "--signal"),
+        (["--noise", "-0.1"], "--noise"),
+        (["--tpm", "0"], "--tpm"),
+        (["--rpm", "60"], "--rpm"),
+        (["--tpm", "6000", "--period", "0"], "--period"),
     ],
 )
 def test_serve_refuses_each_bad_option_in_one_line(args: list[str], named: str) -> None:
@@ -180,3 +184,42 @@ def test_help_reads_as_plain_text(command: list[str]) -> None:
     assert "usage: python -m compat" in done.stdout
     assert "`" not in done.stdout
     assert not re.search(r":[a-z]+:", done.stdout.replace("http://", "").replace("https://", ""))
+
+
+def test_serve_with_a_token_limit_and_noise() -> None:
+    """serve --tpm and --noise make a TokenLimit and Noise, in that order of judging."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "compat",
+            "serve",
+            "--port",
+            "0",
+            "--tpm",
+            "6000",
+            "--rpm",
+            "100",
+            "--period",
+            "1",
+            "--noise",
+            "0.25",
+            "--seed",
+            "4",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().strip()
+        lines = [process.stdout.readline() for _ in range(4)]
+        assert lines[-1].startswith("rules"), lines
+        assert "Noise(share=0.25" in lines[-1]
+        assert "TokenLimit(tokens_per_minute=6000, requests_per_minute=100, period=1" in lines[-1]
+    finally:
+        process.terminate()
+        process.wait(10)
+        if process.stdout is not None:
+            process.stdout.close()
+    assert url.startswith("http://127.0.0.1:")

@@ -14,11 +14,14 @@ import requests
 import compat
 from compat.testing import (
     FaultServer,
+    Noise,
     Outage,
     Quota,
     RandomFaults,
     Request,
     TokenBucket,
+    TokenLimit,
+    estimate_tokens,
     faults,
     rules_from_options,
 )
@@ -40,9 +43,9 @@ class Clock:
         return self.now
 
 
-def request(flavour: str = OPENAI, stream: bool = False) -> Request:
-    """A request as the server parses it, without sending one."""
-    body = json.dumps({**CHAT, "stream": stream}).encode()
+def request(flavour: str = OPENAI, stream: bool = False, **fields: Any) -> Request:
+    """A request as the server parses it, without sending one (*fields* join the body)."""
+    body = json.dumps({**CHAT, "stream": stream, **fields}).encode()
     server = FaultServer.__new__(FaultServer)  # _parse reads nothing from the instance
     parsed = FaultServer._parse(server, "POST", PATHS[flavour], {}, body)
     parsed.index = 7
@@ -119,6 +122,7 @@ def test_token_bucket_tells_its_limits_on_success() -> None:
     [
         ("precise", 0.25, {"retry-after-ms", "retry-after", "x-ratelimit-remaining-requests"}),
         ("integer", 1.0, {"retry-after"}),
+        ("ms", 0.25, {"retry-after-ms"}),
         ("message", 0.25, set()),
         ("none", None, set()),
     ],
@@ -179,6 +183,172 @@ def test_random_faults_share_and_seed() -> None:
         RandomFaults(1.5, chosen)
     with pytest.raises(ValueError, match="at least one"):
         RandomFaults(0.5, [])
+
+
+def test_noise_is_sporadic_header_less_and_short() -> None:
+    """About a tenth of requests get a 429 that reveals no limit: half tell 20 ms only in
+    ``retry-after-ms``, half 15 ms only in the message; compat reads both waits."""
+    rule = Noise(0.1, seed=3)
+    hits = [rule(request()) for _ in range(4000)]
+    noisy = [h(request()) for h in hits if h is not None]
+    assert 0.08 < len(noisy) / len(hits) < 0.12
+    waits = []
+    for answer in noisy:
+        assert 429 == answer.status
+        assert not [h for h in answer.headers if "ratelimit" in h or h == "retry-after"]
+        error = compat.from_response(answer.status, answer.headers, answer.body)
+        assert error is not None
+        assert "rate_limited" == error.kind
+        waits.append(error.retry_after)
+    assert {0.02, 0.015} == set(waits)
+    assert 0.4 < waits.count(0.02) / len(waits) < 0.6
+    assert any("Please try again in 15ms" in a.body.decode() for a in noisy)
+    assert all(("retry-after-ms" in a.headers) != (b"try again" in a.body) for a in noisy)
+    again = Noise(0.1, seed=3)
+    assert [h and h.name for h in hits] == [(f := again(request())) and f.name for _ in hits]
+    assert all(Noise(0.0)(request()) is None for _ in range(100))
+    with pytest.raises(ValueError, match="share"):
+        Noise(1.5)
+
+
+def test_estimate_tokens_as_openai_charges() -> None:
+    """The prompt at 4 characters a token (rounded up), plus the most the completion may
+    take times n; per endpoint."""
+    chat = {"messages": [{"role": "user", "content": "x" * 398, "name": "al"}], "max_tokens": 50}
+    assert (100, 50) == estimate_tokens(chat)
+    assert (100, 300) == estimate_tokens({**chat, "max_completion_tokens": 100, "n": 3})
+    parts = {"messages": [{"role": "user", "content": [{"type": "text", "text": "y" * 9}]}]}
+    assert (3, 0) == estimate_tokens(parts)
+    assert (5, 32) == estimate_tokens(
+        {"prompt": ["a" * 8, "b" * 12], "max_tokens": 16, "n": 2}, "completions"
+    )
+    assert (2, 0) == estimate_tokens({"input": "z" * 8, "max_tokens": 99}, "embeddings")
+    assert (4, 64) == estimate_tokens(
+        {"input": "q" * 10, "instructions": "r" * 6, "max_output_tokens": 64}, "responses"
+    )
+    assert (0, 0) == estimate_tokens(None)
+
+
+def tokens(chars: int, max_tokens: int) -> Request:
+    """A chat request charged ``chars / 4 + max_tokens`` tokens."""
+    return request(messages=[{"role": "user", "content": "x" * chars}], max_tokens=max_tokens)
+
+
+def test_token_limit_arithmetic() -> None:
+    """A 6,000 TPM limit (100 tokens a second): five requests of 1,200 empty it; the sixth
+    is told OpenAI's TPM message with the exact wait; refills count; a request above the
+    whole limit is too large."""
+    clock = Clock()
+    limit = TokenLimit(6000, clock=clock)
+    assert [None] * 5 == [limit(tokens(800, 1000)) for _ in range(5)]
+    sixth = tokens(800, 1000)
+    fault = limit(sixth)
+    assert fault is not None
+    answer = fault(sixth)
+    assert 429 == answer.status
+    error = json.loads(answer.body)["error"]
+    assert ("tokens", "rate_limit_exceeded") == (error["type"], error["code"])
+    assert error["message"] == (
+        "Rate limit reached for gpt-4o in organization org-compat on tokens per min (TPM): "
+        "Limit 6000, Used 6000, Requested 1200. Please try again in 12s. Visit "
+        "https://platform.openai.com/account/rate-limits to learn more."
+    )
+    assert "12000" == answer.headers["retry-after-ms"]
+    assert {
+        "x-ratelimit-limit-tokens": "6000",
+        "x-ratelimit-remaining-tokens": "0",
+        "x-ratelimit-reset-tokens": "60s",
+    } == sixth.extra_headers
+    clock.now += 6.5  # 650 tokens back
+    again = tokens(800, 1000)
+    answer = limit(again)(again)  # type: ignore[misc]
+    assert "5500" == answer.headers["retry-after-ms"]
+    assert "Used 5350, Requested 1200. Please try again in 5.5s." in answer.body.decode()
+    clock.now += 5.5
+    assert limit(tokens(800, 1000)) is None
+    assert 2 == limit.limited
+    huge = tokens(4 * 5000, 1001)
+    answer = limit(huge)(huge)  # type: ignore[misc]
+    assert "request_too_large" == answer.fault
+    assert (
+        "Request too large for gpt-4o in organization org-compat on tokens per min (TPM): "
+        "Limit 6000, Requested 6001. The input or output tokens must be reduced in order to "
+        "run successfully."
+    ) in answer.body.decode()
+    read = compat.from_response(answer.status, answer.headers, answer.body)
+    assert read is not None
+    assert ("rate_limited", False) == (read.kind, read.retryable)
+
+
+def test_token_limit_over_a_short_period() -> None:
+    """Enforced over 1 s, a 60,000 TPM limit holds 1,000 tokens: a request of 1,500 passes
+    once the bucket is full, and the next waits for the debt to be paid back."""
+    clock = Clock()
+    limit = TokenLimit(60000, period=1, clock=clock)
+    assert limit(tokens(4 * 1500, 0)) is None
+    small = tokens(400, 0)
+    answer = limit(small)(small)  # type: ignore[misc]
+    assert "600" == answer.headers["retry-after-ms"]  # 500 owed + 100 asked, at 1,000 a second
+    clock.now += 0.6
+    assert limit(tokens(400, 0)) is None
+    assert "TokenLimit(tokens_per_minute=60000, period=1, signal='precise')" == repr(limit)
+
+
+def test_token_limit_with_a_request_limit() -> None:
+    """With requests_per_minute, the RPM limit is kept too and told in its own headers."""
+    clock = Clock()
+    limit = TokenLimit(100000, requests_per_minute=2, clock=clock)
+    first = tokens(4, 0)
+    assert limit(first) is None
+    assert "1" == first.extra_headers["x-ratelimit-remaining-requests"]
+    assert "30s" == first.extra_headers["x-ratelimit-reset-requests"]
+    assert limit(tokens(4, 0)) is None
+    third = tokens(4, 0)
+    answer = limit(third)(third)  # type: ignore[misc]
+    assert "30000" == answer.headers["retry-after-ms"]
+    assert "on requests per min (RPM): Limit 2, Used 2" in answer.body.decode()
+    assert "0" == third.extra_headers["x-ratelimit-remaining-requests"]
+
+
+def test_token_limit_signals_and_free_endpoints() -> None:
+    """Without precise signals no x-ratelimit headers are told; listing models is free."""
+    clock = Clock()
+    quiet = TokenLimit(60, signal="message", clock=clock)
+    assert quiet(tokens(4, 59)) is None
+    blocked = tokens(4, 10)
+    answer = quiet(blocked)(blocked)  # type: ignore[misc]
+    assert {} == blocked.extra_headers
+    assert not [h for h in answer.headers if "retry" in h]
+    assert "Requested 11. Please try again in 11s." in answer.body.decode()
+    models = FaultServer._parse(FaultServer.__new__(FaultServer), "GET", "/v1/models", {}, b"")
+    assert quiet(models) is None
+    with pytest.raises(ValueError, match="period"):
+        TokenLimit(100, period=0)
+    with pytest.raises(ValueError, match="signal"):
+        TokenLimit(100, signal="loud")
+
+
+def test_token_limit_over_http_reports_the_tokens_charged(fault_server: FaultServer) -> None:
+    """A success through the server says the tokens charged in its usage and headers; a
+    request over the limit gets the TPM 429, which compat reads with its wait."""
+    fault_server.add_rule(TokenLimit(3000))
+    body = {**CHAT, "messages": [{"role": "user", "content": "x" * 400}], "max_tokens": 50}
+    with requests.Session() as session:
+        answer = session.post(fault_server.openai_url + "/chat/completions", json=body, timeout=5)
+        assert 200 == answer.status_code
+        assert {"prompt_tokens": 100, "completion_tokens": 50, "total_tokens": 150} == (
+            answer.json()["usage"]
+        )
+        assert "2850" == answer.headers["x-ratelimit-remaining-tokens"]
+        assert "3000" == answer.headers["x-ratelimit-limit-tokens"]
+        big = {**body, "max_tokens": 2900}
+        refused = session.post(fault_server.openai_url + "/chat/completions", json=big, timeout=5)
+    assert 429 == refused.status_code
+    error = compat.from_response(refused.status_code, refused.headers, refused.content)
+    assert error is not None
+    assert "rate_limited" == error.kind
+    assert error.retry_after is not None
+    assert 2.9 < error.retry_after <= 3.0
 
 
 # ---------------------------------------------------------------------- every fault, every flavour
@@ -425,6 +595,12 @@ def test_control_endpoints(fault_server: FaultServer) -> None:
         ({"fault_rate": 0.1, "faults": ["reset", 7]}, "faults"),
         ({"signal": "loud", "rate": 1}, "signal"),
         ({"seed": "abc", "fault_rate": 0.1}, "seed"),
+        ({"seed": 1}, "seed"),
+        ({"noise": 1.1}, "noise"),
+        ({"tpm": 0}, "tpm"),
+        ({"rpm": 100}, "rpm"),
+        ({"tpm": 1000, "period": 61}, "period"),
+        ({"signal": "integer"}, "signal"),
     ],
 )
 def test_config_refuses_bad_options_with_a_one_line_reason(
@@ -466,6 +642,12 @@ def test_rules_from_options() -> None:
         }
     )
     assert [Outage, Quota, RandomFaults, TokenBucket] == [type(r) for r in rules]
+    rules = rules_from_options({"noise": 0.1, "tpm": 30000, "rpm": 500, "period": 1})
+    assert [Noise, TokenLimit] == [type(r) for r in rules]
+    assert (
+        "TokenLimit(tokens_per_minute=30000, requests_per_minute=500, period=1, signal='precise')"
+        == repr(rules[1])
+    )
     assert [] == rules_from_options({})
     with pytest.raises(ValueError, match="unknown fault"):
         rules_from_options({"fault_rate": 0.1, "faults": "meteor"})

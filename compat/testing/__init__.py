@@ -21,19 +21,31 @@ from __future__ import annotations
 from compat.testing import faults
 from compat.testing._faults import Answer, Fault, Request
 from compat.testing._options import rules_from_options
-from compat.testing._rules import Outage, Quota, RandomFaults, Rule, TokenBucket
+from compat.testing._rules import (
+    Noise,
+    Outage,
+    Quota,
+    RandomFaults,
+    Rule,
+    TokenBucket,
+    TokenLimit,
+    estimate_tokens,
+)
 from compat.testing._server import FaultServer
 
 __all__ = [
     "Answer",
     "Fault",
     "FaultServer",
+    "Noise",
     "Outage",
     "Quota",
     "RandomFaults",
     "Request",
     "Rule",
     "TokenBucket",
+    "TokenLimit",
+    "estimate_tokens",
     "faults",
     "rules_from_options",
 ]

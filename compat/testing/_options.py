@@ -12,10 +12,31 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from compat.testing import _faults
-from compat.testing._rules import Outage, Quota, RandomFaults, Rule, TokenBucket
+from compat.testing._rules import (
+    Noise,
+    Outage,
+    Quota,
+    RandomFaults,
+    Rule,
+    TokenBucket,
+    TokenLimit,
+)
 
 #: The options, in the order their rules judge a request.
-OPTIONS = ("outage", "quota", "fault_rate", "faults", "seed", "rate", "burst", "signal")
+OPTIONS = (
+    "outage",
+    "quota",
+    "fault_rate",
+    "faults",
+    "noise",
+    "seed",
+    "rate",
+    "burst",
+    "tpm",
+    "rpm",
+    "period",
+    "signal",
+)
 
 Spell = Callable[[str], str]
 
@@ -116,11 +137,14 @@ class _Reader:
 def rules_from_options(options: Mapping[str, Any], *, spell: Spell = json_name) -> list[Rule]:
     """Rules from the standalone command's options (also ``POST /_compat/config``).
 
-    Keys: ``rate`` and ``burst`` (a token bucket) with ``signal``; ``quota``
-    (requests before the money runs out); ``outage`` (seconds of 503 from now);
-    ``fault_rate`` with ``faults`` (names from :data:`compat.testing.faults.NAMED`)
-    and ``seed``. An absent or ``None`` option is not set. A bad option raises
-    :class:`ValueError` in one line that names it as *spell* writes it.
+    Keys, in the order their rules judge a request: ``outage`` (seconds of 503 from
+    now); ``quota`` (requests before the money runs out); ``fault_rate`` with
+    ``faults`` (names from :data:`compat.testing.faults.NAMED`) and ``seed``;
+    ``noise`` (the share of requests that get a stray 429, :class:`Noise`, with
+    ``seed``); ``rate`` and ``burst`` (a :class:`TokenBucket`); ``tpm`` with ``rpm``
+    and ``period`` (a :class:`TokenLimit`); ``signal`` for both limits. An absent or
+    ``None`` option is not set. A bad option raises :class:`ValueError` in one line
+    that names it as *spell* writes it.
     """
     read = _Reader(options, spell)
     unknown = [name for name in options if name not in OPTIONS]
@@ -131,14 +155,21 @@ def rules_from_options(options: Mapping[str, Any], *, spell: Spell = json_name) 
     quota = read.number("quota", at_least=0, integer=True)
     fault_rate = read.number("fault_rate", at_least=0, at_most=1)
     names = read.names("faults", _faults.NAMED)
+    noise = read.number("noise", at_least=0, at_most=1)
     seed = read.number("seed", integer=True)
     rate = read.number("rate", above=0)
     burst = read.number("burst", at_least=1)
+    tpm = read.number("tpm", at_least=1)
+    rpm = read.number("rpm", at_least=1)
+    period = read.number("period", above=0, at_most=60)
     signal = read.choice("signal", _faults.SIGNALS)
     read.needs("faults", "fault_rate")
-    read.needs("seed", "fault_rate")
+    read.needs("seed", "fault_rate", "noise")
     read.needs("burst", "rate")
-    read.needs("signal", "rate")
+    read.needs("rpm", "tpm")
+    read.needs("period", "tpm")
+    read.needs("signal", "rate", "tpm")
+    first = 0 if seed is None else int(seed)
 
     rules: list[Rule] = []
     if outage:
@@ -147,9 +178,17 @@ def rules_from_options(options: Mapping[str, Any], *, spell: Spell = json_name) 
         rules.append(Quota(int(quota)))
     if fault_rate:
         chosen = [_faults.NAMED[n]() for n in names or _faults.NAMED]
-        rules.append(RandomFaults(fault_rate, chosen, seed=0 if seed is None else int(seed)))
+        rules.append(RandomFaults(fault_rate, chosen, seed=first))
+    if noise:
+        rules.append(Noise(noise, seed=first))
     if rate is not None:
         rules.append(TokenBucket(rate, burst or 1.0, signal=signal or "precise"))
+    if tpm is not None:
+        rules.append(
+            TokenLimit(
+                tpm, requests_per_minute=rpm, period=period or 60.0, signal=signal or "precise"
+            )
+        )
     return rules
 
 
