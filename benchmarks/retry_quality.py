@@ -15,9 +15,11 @@ repeat, so that the machine's drift falls on all of them alike. The worlds:
   time is given over the ideal (N - burst) / rate.
 * outage: every call starts during a full 503 outage; strategies side by side,
   each in a process of its own against a server of its own.
-* noise: a steady load (M calls, C at a time) at a capacity it never reaches,
-  with about 10 % stray 429s that reveal no limit and ask for 15-20 ms; the same
-  load without them runs beside it, and successes per second are given against it.
+* noise: a steady load (M calls, C at a time, each success taking 0.25 s, as a
+  model's answer does, so that the load is bound by that rather than by how busy
+  the machine is) at a capacity it never reaches, with about 10 % stray 429s that
+  reveal no limit and ask for 15-20 ms; the same load without them runs beside
+  it, and successes per second are given against it.
 * slow: x-ratelimit-* headers reveal a limit far below N calls at once, and each
   call has a deadline shorter than the queue: successes, failures, and how late
   calls end past their deadline (max and p99). compat's policy gets ``deadline=``;
@@ -588,7 +590,11 @@ def outage(args: argparse.Namespace, strategies: list[str]) -> dict[str, Any]:
 
 
 def noise(args: argparse.Namespace, strategies: list[str], port: int) -> dict[str, Any]:
-    capacity = {"rate": args.noise_capacity, "burst": args.noise_capacity}
+    capacity = {
+        "rate": args.noise_capacity,
+        "burst": args.noise_capacity,
+        "latency": args.noise_latency,
+    }
     clean_world = {
         "calls": args.noise_calls,
         "concurrency": args.noise_concurrency,
@@ -606,8 +612,9 @@ def noise(args: argparse.Namespace, strategies: list[str], port: int) -> dict[st
             runs[name].append({**noisy, "clean_rate": clean["rate"]})
     print()
     table(
-        f"noise: {args.noise_calls} calls, {args.noise_concurrency} at a time, against a"
-        f" capacity of {args.noise_capacity:g}/s they never reach, with"
+        f"noise: {args.noise_calls} calls, {args.noise_concurrency} at a time, each success"
+        f" taking {args.noise_latency:g} s, against a capacity of {args.noise_capacity:g}/s"
+        " they never reach, with"
         f" {args.noise_share:.0%} stray header-less 429s (20 ms in retry-after-ms, or 15 ms"
         " only in the message); beside it the same load without them",
         strategies,
@@ -722,10 +729,13 @@ def main() -> None:
     )
     worlds = parser.add_argument_group("the noise, slow-limit and token worlds")
     worlds.add_argument("--worlds", default="noise,slow,tokens", help="'' skips them")
-    worlds.add_argument("--noise-calls", type=int, default=600)
+    worlds.add_argument("--noise-calls", type=int, default=400)
     worlds.add_argument("--noise-concurrency", type=int, default=20)
     worlds.add_argument("--noise-share", type=float, default=0.1)
     worlds.add_argument("--noise-capacity", type=float, default=10000.0, help="requests/s")
+    worlds.add_argument(
+        "--noise-latency", type=float, default=0.25, help="seconds each success takes"
+    )
     worlds.add_argument("--slow-calls", type=int, default=60)
     worlds.add_argument("--slow-rate", type=float, default=5.0)
     worlds.add_argument("--slow-burst", type=float, default=5.0)

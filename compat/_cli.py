@@ -263,6 +263,9 @@ def main(argv: list[str] | None = None) -> int:
         help="share of requests (0-1) that get a stray 429 asking for 15-20 ms, with no limit behind it",
     )
     serve_cmd.add_argument(
+        "--latency", type=float, default=None, help="seconds every success is held back"
+    )
+    serve_cmd.add_argument(
         "--seed", type=int, default=None, help="seed of the random faults and the noise (default 0)"
     )
     serve_cmd.add_argument("--api-key", default=None, help="answer 401 unless this key is sent")
@@ -322,6 +325,7 @@ def _serve(args: argparse.Namespace) -> int:
         "tpm": args.tpm,
         "rpm": args.rpm,
         "period": args.period,
+        "latency": args.latency,
     }
     try:
         rules = rules_from_options(options, spell=flag_name)

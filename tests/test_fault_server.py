@@ -14,6 +14,7 @@ import requests
 import compat
 from compat.testing import (
     FaultServer,
+    Latency,
     Noise,
     Outage,
     Quota,
@@ -209,6 +210,24 @@ def test_noise_is_sporadic_header_less_and_short() -> None:
     assert all(Noise(0.0)(request()) is None for _ in range(100))
     with pytest.raises(ValueError, match="share"):
         Noise(1.5)
+
+
+@pytest.mark.parametrize(
+    ("rules", "fault", "delay"),
+    [
+        ([Latency(0.3)], "success", 0.3),
+        ([Noise(1.0), Latency(0.3)], "rate_limited", 0.0),
+        ([Latency(0.3), Quota(0)], "quota_exceeded", 0.0),
+        ([Latency(0.3), TokenBucket(10, 1)], "success", 0.3),
+    ],
+)
+def test_latency_holds_back_successes_only(rules: list[Any], fault: str, delay: float) -> None:
+    """Latency holds back the successes of the requests that reach it, never a failure."""
+    with FaultServer(rules=rules) as server:
+        answer = server._choose(request())
+    assert (fault, delay) == (answer.fault, answer.delay)
+    with pytest.raises(ValueError, match="latency"):
+        Latency(-1)
 
 
 def test_estimate_tokens_as_openai_charges() -> None:
@@ -601,6 +620,7 @@ def test_control_endpoints(fault_server: FaultServer) -> None:
         ({"rpm": 100}, "rpm"),
         ({"tpm": 1000, "period": 61}, "period"),
         ({"signal": "integer"}, "signal"),
+        ({"latency": -0.5}, "latency"),
     ],
 )
 def test_config_refuses_bad_options_with_a_one_line_reason(
@@ -642,8 +662,10 @@ def test_rules_from_options() -> None:
         }
     )
     assert [Outage, Quota, RandomFaults, TokenBucket] == [type(r) for r in rules]
-    rules = rules_from_options({"noise": 0.1, "tpm": 30000, "rpm": 500, "period": 1})
-    assert [Noise, TokenLimit] == [type(r) for r in rules]
+    rules = rules_from_options(
+        {"noise": 0.1, "tpm": 30000, "rpm": 500, "period": 1, "latency": 0.1}
+    )
+    assert [Noise, TokenLimit, Latency] == [type(r) for r in rules]
     assert (
         "TokenLimit(tokens_per_minute=30000, requests_per_minute=500, period=1, signal='precise')"
         == repr(rules[1])
@@ -753,6 +775,43 @@ def test_the_log_keeps_bodies_within_a_byte_bound() -> None:
             assert grown < 15_000_000, grown
     finally:
         tracemalloc.stop()
+
+
+def test_the_log_can_be_read_while_requests_arrive() -> None:
+    """Reading the log (iterating, indexing, slicing) while four threads send requests
+    never fails, and the counts come out exact."""
+    import threading
+
+    errors: list[BaseException] = []
+    with FaultServer(keep=20) as server:
+
+        def send() -> None:
+            with requests.Session() as session:
+                for _ in range(60):
+                    session.post(server.openai_url + "/chat/completions", json=CHAT, timeout=10)
+
+        senders = [threading.Thread(target=send) for _ in range(4)]
+        for thread in senders:
+            thread.start()
+        while any(thread.is_alive() for thread in senders):
+            try:
+                kept = list(server.requests)
+                if kept:
+                    assert kept[-1].index >= kept[0].index
+                    assert len(server.requests[-5:]) <= 5
+                    try:
+                        found = server.requests[kept[-1].index]
+                    except IndexError as exc:  # evicted since: said so
+                        found = kept[-1] if "no longer kept" in str(exc) else None
+                    assert found is kept[-1]
+            except BaseException as exc:
+                errors.append(exc)
+                break
+        for thread in senders:
+            thread.join(60)
+        assert [] == errors
+        assert 240 == len(server.requests) == server.count(status=200)
+        assert 20 == len(list(server.requests))
 
 
 def test_the_default_window_is_bounded() -> None:

@@ -44,6 +44,8 @@ class Request:
     extra_headers: dict[str, str] = attrs.Factory(dict)
     #: The tokens a rule charged, (prompt, completion): a success reports them as its usage.
     usage: tuple[int, int] | None = None
+    #: Seconds a rule holds a success back (a model's time to answer); failures are not.
+    latency: float = 0.0
     answer: Answer | None = None
 
     @property

@@ -13,6 +13,7 @@ from typing import Any
 
 from compat.testing import _faults
 from compat.testing._rules import (
+    Latency,
     Noise,
     Outage,
     Quota,
@@ -36,6 +37,7 @@ OPTIONS = (
     "rpm",
     "period",
     "signal",
+    "latency",
 )
 
 Spell = Callable[[str], str]
@@ -142,7 +144,8 @@ def rules_from_options(options: Mapping[str, Any], *, spell: Spell = json_name) 
     ``faults`` (names from :data:`compat.testing.faults.NAMED`) and ``seed``;
     ``noise`` (the share of requests that get a stray 429, :class:`Noise`, with
     ``seed``); ``rate`` and ``burst`` (a :class:`TokenBucket`); ``tpm`` with ``rpm``
-    and ``period`` (a :class:`TokenLimit`); ``signal`` for both limits. An absent or
+    and ``period`` (a :class:`TokenLimit`); ``signal`` for both limits; ``latency``
+    (seconds every success is held back, :class:`Latency`). An absent or
     ``None`` option is not set. A bad option raises :class:`ValueError` in one line
     that names it as *spell* writes it.
     """
@@ -163,6 +166,7 @@ def rules_from_options(options: Mapping[str, Any], *, spell: Spell = json_name) 
     rpm = read.number("rpm", at_least=1)
     period = read.number("period", above=0, at_most=60)
     signal = read.choice("signal", _faults.SIGNALS)
+    latency = read.number("latency", at_least=0)
     read.needs("faults", "fault_rate")
     read.needs("seed", "fault_rate", "noise")
     read.needs("burst", "rate")
@@ -189,6 +193,8 @@ def rules_from_options(options: Mapping[str, Any], *, spell: Spell = json_name) 
                 tpm, requests_per_minute=rpm, period=period or 60.0, signal=signal or "precise"
             )
         )
+    if latency:
+        rules.append(Latency(latency))
     return rules
 
 

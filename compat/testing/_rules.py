@@ -185,6 +185,26 @@ class Noise:
 
 _SLACK = 1e-6
 
+
+class Latency:
+    """Holds back every success by *seconds*: the time a model takes to answer, so that a
+    steady load is bound by it rather than by how fast the machine runs the server.
+    Failures, this rule's or any other's, are sent at once, as real services send them.
+    It lets every request through to the next rule."""
+
+    def __init__(self, seconds: float) -> None:
+        if not 0 <= seconds < math.inf:
+            raise ValueError(f"latency is seconds, 0 or more, not {seconds}")
+        self.seconds = seconds
+
+    def __repr__(self) -> str:
+        return f"Latency({self.seconds:g} s)"
+
+    def __call__(self, request: Request) -> Fault | None:
+        request.latency = self.seconds
+        return None
+
+
 #: Endpoints a token limit charges (listing models, say, costs nothing).
 CHARGED = ("chat", "completions", "embeddings", "responses")
 
@@ -365,6 +385,7 @@ Rule = Callable[[Request], "Fault | None"]
 
 __all__ = [
     "CHARGED",
+    "Latency",
     "Noise",
     "Outage",
     "Quota",

@@ -57,13 +57,18 @@ class RequestLog(Sequence[Request]):
     :meth:`FaultServer.stats`) cover every request, kept or not.
     """
 
-    def __init__(self, keep: int = KEEP, keep_bytes: int = KEEP_BYTES) -> None:
+    def __init__(
+        self, keep: int = KEEP, keep_bytes: int = KEEP_BYTES, lock: threading.Lock | None = None
+    ) -> None:
         if keep < 1 or keep_bytes < 0:
             raise ValueError(
                 f"the log must keep at least one request and no negative number of bytes"
                 f" (keep={keep}, keep_bytes={keep_bytes})"
             )
         self.keep, self.keep_bytes = keep, keep_bytes
+        # Held by the writer (the server, around _add, _answered and _clear) and by
+        # readers while they copy the kept requests.
+        self._lock = lock or threading.Lock()
         self._kept: deque[Request] = deque()
         self._bytes = 0
         self._received = 0
@@ -110,9 +115,6 @@ class RequestLog(Sequence[Request]):
         """How many requests are kept in full."""
         return len(self._kept)
 
-    def _first(self) -> int:
-        return self._received - len(self._kept)
-
     @overload
     def __getitem__(self, index: int) -> Request: ...
 
@@ -120,8 +122,9 @@ class RequestLog(Sequence[Request]):
     def __getitem__(self, index: slice) -> list[Request]: ...
 
     def __getitem__(self, index: int | slice) -> Request | list[Request]:
-        kept = list(self._kept)  # a snapshot: the server appends from other threads
-        first = self._received - len(kept)
+        with self._lock:  # a snapshot: the server appends from other threads
+            kept = list(self._kept)
+            first = self._received - len(kept)
         if isinstance(index, slice):
             numbers = range(first + len(kept))[index]
             return [kept[n - first] for n in numbers if n >= first]
@@ -137,10 +140,12 @@ class RequestLog(Sequence[Request]):
         return kept[number - first]
 
     def __iter__(self) -> Iterator[Request]:
-        return iter(list(self._kept))
+        with self._lock:
+            return iter(list(self._kept))
 
     def __reversed__(self) -> Iterator[Request]:
-        return reversed(list(self._kept))
+        with self._lock:
+            return reversed(list(self._kept))
 
     def __repr__(self) -> str:
         return f"<RequestLog: {self._received} received, the last {len(self._kept)} kept>"
@@ -185,9 +190,9 @@ class FaultServer:
         self.rules: list[Rule] = list(rules)
         self.api_key = api_key
         self.gateway_credentials = gateway_credentials
-        self.requests = RequestLog(keep, keep_bytes)
-        self._script: deque[Fault] = deque()
         self._lock = threading.Lock()
+        self.requests = RequestLog(keep, keep_bytes, self._lock)
+        self._script: deque[Fault] = deque()
         self._closing = threading.Event()
         self._connections: set[socket.socket] = set()
         self._httpd = _HTTPServer((host, port), self._handler())
@@ -432,6 +437,8 @@ class FaultServer:
             if fault is None and self._script:
                 fault = self._script.popleft()
         answer = (fault or _faults.success())(request)
+        if request.latency and answer.fault == "success":
+            answer = attrs.evolve(answer, delay=answer.delay + request.latency)
         if request.extra_headers and not answer.reset:
             # The rule knows its limits better than a fault's generic headers.
             answer = attrs.evolve(answer, headers={**answer.headers, **request.extra_headers})
