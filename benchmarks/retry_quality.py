@@ -79,13 +79,14 @@ QUICK = {
     "calls": 30,
     "repeats": 1,
     "outage": 5.0,
-    "noise_calls": 120,
-    "slow_calls": 20,
+    "noise_calls": 100,
+    "noise_latency": 0.1,
+    "slow_calls": 16,
     "slow_rate": 4.0,
     "slow_burst": 4.0,
     "slow_deadline": 1.5,
     "token_calls": 50,
-    "token_seconds": 4.0,
+    "token_seconds": 3.0,
 }
 
 
