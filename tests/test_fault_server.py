@@ -54,6 +54,7 @@ def request(flavour: str = OPENAI, stream: bool = False, **fields: Any) -> Reque
 
 
 def test_parse_tells_the_flavours_apart() -> None:
+    """OpenAI, Azure and gateway paths are told apart, with their endpoint and model."""
     assert (OPENAI, "chat", "gpt-4o") == (
         request(OPENAI).flavour,
         request(OPENAI).endpoint,
@@ -85,6 +86,7 @@ def test_azure_routes_without_a_deployment(path: str, endpoint: str) -> None:
 
 
 def test_token_bucket_arithmetic() -> None:
+    """The bucket passes its burst, then asks for the exact wait until the next token."""
     clock = Clock()
     bucket = TokenBucket(rate=20, burst=5, clock=clock)
     passed = [bucket(request()) is None for _ in range(6)]
@@ -104,6 +106,7 @@ def test_token_bucket_arithmetic() -> None:
 
 
 def test_token_bucket_tells_its_limits_on_success() -> None:
+    """With precise signals a pass carries the bucket's limits; otherwise nothing."""
     bucket = TokenBucket(rate=10, burst=3, clock=Clock())
     first = request()
     assert bucket(first) is None
@@ -140,6 +143,7 @@ def test_rate_limit_signals(signal: str, retry_after: float | None, headers: set
 
 
 def test_unknown_signal_is_refused() -> None:
+    """A signal that is not one of SIGNALS is refused by the fault and the bucket."""
     with pytest.raises(ValueError, match="signal"):
         faults.rate_limited(1, "loud")
     with pytest.raises(ValueError, match="signal"):
@@ -147,6 +151,7 @@ def test_unknown_signal_is_refused() -> None:
 
 
 def test_quota_runs_out() -> None:
+    """Quota lets its requests through, then answers quota_exceeded to every one."""
     quota = Quota(2)
     assert [None, None] == [quota(request()), quota(request())]
     for _ in range(3):
@@ -156,6 +161,7 @@ def test_quota_runs_out() -> None:
 
 
 def test_outage_window() -> None:
+    """Outage answers 503 from *after* for *seconds*, and not before or after."""
     clock = Clock()
     outage = Outage(2.0, after=1.0, clock=clock)
     assert outage(request()) is None
@@ -170,6 +176,7 @@ def test_outage_window() -> None:
 
 
 def test_random_faults_share_and_seed() -> None:
+    """RandomFaults fails about its share, with its faults, the same way for the same seed."""
     chosen = [faults.server_error(), faults.reset()]
     rule = RandomFaults(0.3, chosen, seed=1)
     hits = [rule(request()) for _ in range(2000)]
@@ -421,6 +428,7 @@ def test_each_named_fault_has_one_name() -> None:
 
 @pytest.mark.parametrize("flavour", [OPENAI, AZURE, GATEWAY])
 def test_success_reads_as_success(flavour: str) -> None:
+    """A success in each flavour is no error to compat."""
     answer = faults.success()(request(flavour))
     assert 200 == answer.status
     assert compat.from_response(answer.status, answer.headers, answer.body) is None
@@ -435,6 +443,7 @@ def post(server: FaultServer, flavour: str = OPENAI, **kwargs: Any) -> requests.
 
 
 def test_script_then_success_and_counts(fault_server: FaultServer) -> None:
+    """Scripted faults come in order, then successes; the counts say so."""
     fault_server.script(faults.overloaded(), faults.rate_limited(0.1), times=2)
     assert 4 == fault_server.pending
     statuses = [post(fault_server).status_code for _ in range(6)]
@@ -453,6 +462,7 @@ def test_script_then_success_and_counts(fault_server: FaultServer) -> None:
 
 
 def test_rules_come_before_the_script(fault_server: FaultServer) -> None:
+    """A rule's fault is sent before the script's next fault."""
     fault_server.add_rule(Quota(1))
     fault_server.script(faults.server_error())
     assert [500, 429] == [post(fault_server).status_code for _ in range(2)]
@@ -460,6 +470,7 @@ def test_rules_come_before_the_script(fault_server: FaultServer) -> None:
 
 
 def test_realistic_successes(fault_server: FaultServer) -> None:
+    """Chat, embeddings, responses, the gateway and Azure answer as the real services do."""
     chat = post(fault_server).json()
     assert "chat.completion" == chat["object"]
     assert chat["choices"][0]["message"]["content"]
@@ -481,6 +492,7 @@ def test_realistic_successes(fault_server: FaultServer) -> None:
 
 
 def test_stream_is_server_sent_events(fault_server: FaultServer) -> None:
+    """A streamed chat is server-sent events ending with [DONE]."""
     with requests.Session() as session:
         answer = session.post(
             fault_server.openai_url + "/chat/completions", json={**CHAT, "stream": True}
@@ -492,6 +504,7 @@ def test_stream_is_server_sent_events(fault_server: FaultServer) -> None:
 
 
 def test_reset_slow_and_html(fault_server: FaultServer) -> None:
+    """reset, slow and html_page reach the client as a reset, a timeout and a 502 page."""
     fault_server.script(faults.reset(), faults.slow(2.0), faults.html_page(502))
     with pytest.raises(requests.ConnectionError):
         post(fault_server)
@@ -534,6 +547,7 @@ def test_reset_mid_answer(fault_server: FaultServer) -> None:
 
 
 def test_stream_reset_cuts_the_body(fault_server: FaultServer) -> None:
+    """stream_reset cuts the stream off after its events."""
     fault_server.script(faults.stream_reset(after=2))
     with requests.Session() as session:
         answer = session.post(
@@ -546,6 +560,7 @@ def test_stream_reset_cuts_the_body(fault_server: FaultServer) -> None:
 
 
 def test_api_key_is_checked(fault_server: FaultServer) -> None:
+    """With api_key set, a wrong key gets 401 and the right one (bearer or api-key) passes."""
     fault_server.api_key = "sk-right"
     assert 401 == post(fault_server, headers={"authorization": "Bearer sk-wrong"}).status_code
     assert 200 == post(fault_server, headers={"authorization": "Bearer sk-right"}).status_code
@@ -553,6 +568,7 @@ def test_api_key_is_checked(fault_server: FaultServer) -> None:
 
 
 def test_close_wakes_a_held_answer() -> None:
+    """close() does not wait for an answer held back by slow(): the client sees it fail."""
     server = FaultServer()
     server.script(faults.slow(30))
     session = requests.Session()
@@ -582,6 +598,7 @@ def test_close_wakes_a_held_answer() -> None:
 
 
 def test_control_endpoints(fault_server: FaultServer) -> None:
+    """POST /_compat/config reconfigures, GET /_compat/stats counts, unknown options are 400."""
     with requests.Session() as session:
         configured = session.post(
             fault_server.url + "/_compat/config", json={"rate": 1, "burst": 1, "signal": "integer"}
@@ -701,6 +718,7 @@ def test_serve_command() -> None:
 
 
 def test_serve_refuses_bad_options() -> None:
+    """serve with an unknown fault name exits 2 and says so."""
     done = subprocess.run(
         [
             sys.executable,
