@@ -317,6 +317,11 @@ def tokens_limited(
     ``x-ratelimit-*`` headers: :class:`~compat.testing.TokenLimit` adds its own). Azure
     says it in its own words; the seed gateway delivers the upstream error under code
     2000, as its documentation shows.
+
+    The wording is OpenAI's, as users quote it, e.g.
+    https://github.com/BuilderIO/micro-agent/issues/86 ("... Limit 30000, Used 29937,
+    Requested 385. Please try again in 644ms.") and
+    https://github.com/continuedev/continue/issues/10502 ("... Please try again in 3.89s.").
     """
     _check_signal(signal)
     headers, told = _told(retry_after, signal)
@@ -348,7 +353,11 @@ def request_too_large(limit: int, requested: int) -> Fault:
     large for gpt-4o in organization org-... on tokens per min (TPM): Limit 30000,
     Requested 45000. The input or output tokens must be reduced in order to run
     successfully." (type ``tokens``, code ``rate_limit_exceeded``; no wait: it can never
-    pass). Through the seed gateway, code 2000 around it."""
+    pass). Through the seed gateway, code 2000 around it.
+
+    The body is OpenAI's, as users quote it, e.g.
+    https://github.com/DrShushen/climb/issues/13 and
+    https://github.com/TheR1D/shell_gpt/issues/653."""
 
     def render(request: Request) -> Answer:
         body = _openai_error(

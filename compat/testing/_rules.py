@@ -266,7 +266,9 @@ class TokenLimit:
     *tokens_per_minute* / 60 a second into a bucket that holds *period* seconds of
     them: 60 s (the default) lets a whole minute's tokens through at once; OpenAI
     says limits may be enforced over shorter periods ("60,000 requests/minute may be
-    enforced as 1,000 requests/second"), which *period* = 1 models. A request passes
+    enforced as 1,000 requests/second", its rate-limit guide, quoted at
+    https://community.openai.com/t/rate-limit-even-though-limit-not-breached/611241/6),
+    which *period* = 1 models. A request passes
     when the bucket holds its cost (or is full, for a cost above what it holds);
     with *requests_per_minute*, it also needs a request from a bucket of the same
     shape. Then:
