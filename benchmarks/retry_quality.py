@@ -111,6 +111,11 @@ class Cookbook:
     a failed request is tried again, up to 5 attempts in all. It is told the server's
     true tokens-per-minute limit and a request limit that never binds (the server has
     none), where the script's users set theirs by hand.
+
+    The script (https://github.com/openai/openai-cookbook/blob/main/examples/
+    api_request_parallel_processor.py) tells a rate limit by ``error.code == "429"``,
+    which Azure's 429s carry and OpenAI's ("rate_limit_exceeded") do not; this pauses
+    after any 429, as the approach means to.
     """
 
     PAUSE_AFTER_RATE_LIMIT = 15.0
