@@ -339,7 +339,18 @@ def _run_step(
             "part of the stream was read, so it is raised, not retried",
             file=out,
         )
-    print(f"    -> raised compat.{type(failure).__name__}: {failure.message[:100]}\n", file=out)
+    print(f"    -> raised compat.{type(failure).__name__}: {shorten(failure.message)}\n", file=out)
+
+
+def shorten(text: str, width: int = 100) -> str:
+    """*text* in at most *width* characters: cut after the last whole word that fits, with
+    an ellipsis; a single word longer than that is cut where it must be."""
+    if len(text) <= width:
+        return text
+    cut = text[: width - 1]
+    if not text[width - 1].isspace() and " " in cut.strip():
+        cut = cut[: cut.rstrip().rfind(" ")]
+    return cut.rstrip(" ,;:") + "…"
 
 
 def _print_summary(summary: Summary, out: TextIO) -> None:

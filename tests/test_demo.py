@@ -57,6 +57,7 @@ def demo(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.skipif(openai is None, reason="openai is not installed")
 def test_demo_summary() -> None:
+    """The scripted storm ends exactly as expected: calls, attempts, successes, errors."""
     done = demo("--json")
     assert 0 == done.returncode, done.stderr
     summary = json.loads(done.stdout)
@@ -66,6 +67,7 @@ def test_demo_summary() -> None:
 
 @pytest.mark.skipif(openai is None, reason="openai is not installed")
 def test_demo_prints_each_attempt() -> None:
+    """Per attempt: what the server sent, what compat made of it, what the policy did."""
     done = demo()
     assert 0 == done.returncode, done.stderr
     out = done.stdout
@@ -82,3 +84,27 @@ def test_demo_prints_each_attempt() -> None:
     assert f"attempts   {EXPECTED['attempts']}" in out
     assert "sk-demo" not in out
     assert "gw-demo-secret" not in out
+
+
+def test_shorten_cuts_at_a_word_boundary() -> None:
+    """A long message is cut after its last whole word that fits, with an ellipsis; a
+    short one is left whole; one long word is cut where it must be."""
+    from compat._demo import shorten
+
+    text = "The engine is currently overloaded, please try again later."
+    assert text == shorten(text, 100)
+    assert "The engine is currently…" == shorten(text, 26)
+    assert "The engine is…" == shorten(text, 16)
+    assert "Supercalifragi…" == shorten("Supercalifragilisticexpialidocious", 15)
+    assert all(len(shorten(text, width)) <= width for width in range(2, 70))
+
+
+@pytest.mark.skipif(openai is None, reason="openai is not installed")
+def test_demo_cuts_long_messages_at_a_word() -> None:
+    """The demo's long messages end at a whole word and an ellipsis, not mid-word."""
+    done = demo()
+    assert 0 == done.returncode, done.stderr
+    assert (
+        "-> raised compat.QuotaExceededError: You exceeded your current quota, please check"
+        " your plan and billing details. For more information…"
+    ) in done.stdout

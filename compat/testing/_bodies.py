@@ -21,6 +21,9 @@ def _words(text: str) -> list[str]:
 
 
 def _usage(request: Request) -> tuple[int, int]:
+    """(prompt, completion) tokens: those a rule charged, else an estimate from the body."""
+    if request.usage is not None:
+        return request.usage
     prompt = max(1, len(request.body) // 4)
     return prompt, len(_words(REPLY))
 
@@ -86,7 +89,7 @@ def embeddings(request: Request) -> dict[str, Any]:
         if as_base64:
             embedding = base64.b64encode(struct.pack(f"<{_DIMENSIONS}f", *vector)).decode()
         data.append({"object": "embedding", "index": index, "embedding": embedding})
-    prompt = max(1, len(request.body) // 4)
+    prompt = _usage(request)[0] if request.usage is not None else max(1, len(request.body) // 4)
     return {
         "object": "list",
         "data": data,

@@ -20,7 +20,7 @@ import attrs
 from compat.testing import _bodies
 
 OPENAI, AZURE, GATEWAY = "openai", "azure", "gateway"
-SIGNALS = ("precise", "integer", "message", "none")
+SIGNALS = ("precise", "integer", "ms", "message", "none")
 
 
 @attrs.define(eq=False)
@@ -42,6 +42,10 @@ class Request:
     stream: bool
     #: Headers a rule adds to whatever answer is sent (a token bucket's ``x-ratelimit-*``).
     extra_headers: dict[str, str] = attrs.Factory(dict)
+    #: The tokens a rule charged, (prompt, completion): a success reports them as its usage.
+    usage: tuple[int, int] | None = None
+    #: Seconds a rule holds a success back (a model's time to answer); failures are not.
+    latency: float = 0.0
     answer: Answer | None = None
 
     @property
@@ -221,35 +225,66 @@ def answer(
 
 
 def _duration(seconds: float) -> str:
-    if seconds < 1:
-        return f"{max(1, math.ceil(seconds * 1000))}ms"
-    return f"{seconds:.3g}s"
+    """A wait as OpenAI writes it in headers and messages: ``644ms``, ``3.89s``, ``18.642s``
+    (rounded up to the millisecond, so that it never understates the wait)."""
+    ms = max(1, math.ceil(seconds * 1000 - 1e-6))
+    if ms < 1000:
+        return f"{ms}ms"
+    return f"{ms / 1000:.3f}".rstrip("0").rstrip(".") + "s"
 
 
-def rate_limited(retry_after: float = 1.0, signal: str = "precise") -> Fault:
-    """A 429 rate limit asking to wait *retry_after* seconds.
+def _check_signal(signal: str) -> None:
+    if signal not in SIGNALS:
+        raise ValueError(f"signal must be one of {', '.join(SIGNALS)}, not {signal!r}")
+
+
+def _told(retry_after: float, signal: str) -> tuple[dict[str, str], bool]:
+    """The headers that tell *retry_after* as *signal* says, and whether the message does."""
+    ms = str(max(1, math.ceil(retry_after * 1000 - 1e-6)))
+    whole = str(max(1, math.ceil(retry_after - 1e-9)))
+    headers = {
+        "precise": {"retry-after-ms": ms, "retry-after": whole},
+        "integer": {"retry-after": whole},
+        "ms": {"retry-after-ms": ms},
+    }.get(signal, {})
+    return headers, signal in ("precise", "message")
+
+
+def _azure_rate_limit(request: Request, retry_after: float, told: bool) -> dict[str, Any]:
+    whole = max(1, math.ceil(retry_after - 1e-9))
+    hint = f" Please retry after {whole} second{'s' if whole != 1 else ''}." if told else ""
+    message = (
+        "Requests to the ChatCompletions_Create Operation under Azure OpenAI API version "
+        f"{request.query.get('api-version', '2024-06-01')} have exceeded token rate limit of your "
+        f"current OpenAI S0 pricing tier.{hint} Please go here: https://aka.ms/oai/quotaincrease "
+        "if you would like to further increase the default rate limit."
+    )
+    return _azure_error("429", message)
+
+
+_RATE_LIMITS = "Visit https://platform.openai.com/account/rate-limits to learn more."
+
+
+def rate_limited(retry_after: float = 1.0, signal: str = "precise", *, limit: int = 60) -> Fault:
+    """A 429 rate limit asking to wait *retry_after* seconds, of a limit of *limit*
+    requests per minute.
 
     *signal* says how the wait is told: ``precise`` (``retry-after-ms``,
     ``retry-after`` and ``x-ratelimit-*`` headers, and the message), ``integer``
     (``retry-after`` in whole seconds, rounded up, and no wait in the message),
-    ``message`` (only "Please try again in ..." in the message) or ``none``.
+    ``ms`` (only ``retry-after-ms``), ``message`` (only "Please try again in ..." in
+    the message) or ``none``.
     """
-    if signal not in SIGNALS:
-        raise ValueError(f"signal must be one of {', '.join(SIGNALS)}, not {signal!r}")
-    ms = max(1, math.ceil(retry_after * 1000))
-    whole = max(1, math.ceil(retry_after))
-    headers: dict[str, str] = {}
+    _check_signal(signal)
+    headers, told = _told(retry_after, signal)
     if signal == "precise":
-        headers = {
-            "retry-after-ms": str(ms),
-            "retry-after": str(whole),
-            "x-ratelimit-limit-requests": "60",
-            "x-ratelimit-remaining-requests": "0",
-            "x-ratelimit-reset-requests": _duration(retry_after),
-        }
-    elif signal == "integer":
-        headers = {"retry-after": str(whole)}
-    told = signal in ("precise", "message")
+        headers.update(
+            {
+                "x-ratelimit-limit-requests": str(limit),
+                "x-ratelimit-remaining-requests": "0",
+                "x-ratelimit-reset-requests": _duration(retry_after),
+            }
+        )
     summary = f"429 rate limit, wait {retry_after:g} s ({signal})"
 
     def render(request: Request) -> Answer:
@@ -258,25 +293,91 @@ def rate_limited(retry_after: float = 1.0, signal: str = "precise") -> Fault:
                 request, "4008", "Rate limit reached, please slow down", fault="rate_limited"
             )
         if request.flavour == AZURE:
-            hint = f" Please retry after {whole} second{'s' if whole != 1 else ''}." if told else ""
-            message = (
-                "Requests to the ChatCompletions_Create Operation under Azure OpenAI API version "
-                f"{request.query.get('api-version', '2024-06-01')} have exceeded token rate limit of your "
-                f"current OpenAI S0 pricing tier.{hint} Please go here: https://aka.ms/oai/quotaincrease "
-                "if you would like to further increase the default rate limit."
-            )
-            body = _azure_error("429", message)
+            body = _azure_rate_limit(request, retry_after, told)
         else:
             hint = f" Please try again in {_duration(retry_after)}." if told else ""
             message = (
                 f"Rate limit reached for {request.model or 'gpt-4o'} in organization org-compat on requests "
-                f"per min (RPM): Limit 60, Used 60, Requested 1.{hint} Visit "
-                "https://platform.openai.com/account/rate-limits to learn more."
+                f"per min (RPM): Limit {limit}, Used {limit}, Requested 1.{hint} {_RATE_LIMITS}"
             )
             body = _openai_error(message, "requests", "rate_limit_exceeded")
         return _json(request, 429, body, headers, fault="rate_limited", summary=summary)
 
     return Fault("rate_limited", render)
+
+
+def tokens_limited(
+    retry_after: float, signal: str = "precise", *, limit: int, used: int, requested: int
+) -> Fault:
+    """OpenAI's 429 for a tokens-per-minute limit: "Rate limit reached for gpt-4o in
+    organization org-... on tokens per min (TPM): Limit 30000, Used 29800, Requested
+    1200. Please try again in 2.4s.", type ``tokens``, code ``rate_limit_exceeded``.
+
+    *signal* tells the wait as for :func:`rate_limited` (without its made-up
+    ``x-ratelimit-*`` headers: :class:`~compat.testing.TokenLimit` adds its own). Azure
+    says it in its own words; the seed gateway delivers the upstream error under code
+    2000, as its documentation shows.
+
+    The wording is OpenAI's, as users quote it, e.g.
+    https://github.com/BuilderIO/micro-agent/issues/86 ("... Limit 30000, Used 29937,
+    Requested 385. Please try again in 644ms.") and
+    https://github.com/continuedev/continue/issues/10502 ("... Please try again in 3.89s.").
+    """
+    _check_signal(signal)
+    headers, told = _told(retry_after, signal)
+    summary = f"429 tokens per min, {requested} asked, wait {retry_after:.3g} s ({signal})"
+
+    def openai(request: Request) -> dict[str, Any]:
+        hint = f" Please try again in {_duration(retry_after)}." if told else ""
+        message = (
+            f"Rate limit reached for {request.model or 'gpt-4o'} in organization org-compat on tokens "
+            f"per min (TPM): Limit {limit}, Used {used}, Requested {requested}.{hint} {_RATE_LIMITS}"
+        )
+        return _openai_error(message, "tokens", "rate_limit_exceeded")
+
+    def render(request: Request) -> Answer:
+        if request.flavour == GATEWAY:
+            return _gateway(request, "2000", "", fault="rate_limited", response=openai(request))
+        body = (
+            _azure_rate_limit(request, retry_after, told)
+            if request.flavour == AZURE
+            else openai(request)
+        )
+        return _json(request, 429, body, headers, fault="rate_limited", summary=summary)
+
+    return Fault("rate_limited", render)
+
+
+def request_too_large(limit: int, requested: int) -> Fault:
+    """OpenAI's 429 for a request larger than a whole tokens-per-minute limit: "Request too
+    large for gpt-4o in organization org-... on tokens per min (TPM): Limit 30000,
+    Requested 45000. The input or output tokens must be reduced in order to run
+    successfully." (type ``tokens``, code ``rate_limit_exceeded``; no wait: it can never
+    pass). Through the seed gateway, code 2000 around it.
+
+    The body is OpenAI's, as users quote it, e.g.
+    https://github.com/DrShushen/climb/issues/13 and
+    https://github.com/TheR1D/shell_gpt/issues/653."""
+
+    def render(request: Request) -> Answer:
+        body = _openai_error(
+            f"Request too large for {request.model or 'gpt-4o'} in organization org-compat on tokens "
+            f"per min (TPM): Limit {limit}, Requested {requested}. The input or output tokens must "
+            f"be reduced in order to run successfully. {_RATE_LIMITS}",
+            "tokens",
+            "rate_limit_exceeded",
+        )
+        if request.flavour == GATEWAY:
+            return _gateway(request, "2000", "", fault="request_too_large", response=body)
+        return _json(
+            request,
+            429,
+            body,
+            fault="request_too_large",
+            summary=f"429 request too large: {requested} tokens, limit {limit} per min",
+        )
+
+    return Fault("request_too_large", render)
 
 
 def quota_exceeded() -> Fault:
@@ -579,5 +680,5 @@ NAMED: dict[str, Callable[[], Fault]] = {
     "context_length": context_length,
     "content_filtered": content_filtered,
     "not_found": not_found,
-    "gateway_timeout": lambda: gateway_code("4017", "Upstream request timed out"),
+    "gateway_4017": lambda: gateway_code("4017", "Upstream request timed out"),
 }

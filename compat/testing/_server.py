@@ -9,17 +9,19 @@ import socket
 import struct
 import threading
 import time
+from array import array
 from collections import Counter, deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, overload
 from urllib.parse import parse_qsl, urlsplit
 
 import attrs
 
 from compat.testing import _faults
 from compat.testing._faults import AZURE, GATEWAY, OPENAI, Answer, Fault, Request
-from compat.testing._rules import Outage, Quota, RandomFaults, Rule, TokenBucket
+from compat.testing._options import rules_from_options
+from compat.testing._rules import Rule
 
 CONTROL = "/_compat/"
 _ENDPOINTS = (
@@ -36,6 +38,117 @@ def _endpoint(path: str) -> str:
         if path.rstrip("/").endswith(suffix):
             return name
     return "other"
+
+
+#: How many requests, and how many bytes of their bodies, a server keeps by default.
+KEEP, KEEP_BYTES = 1000, 16 * 2**20
+_PENDING = 0xFFFF  # no answer decided yet, in the log's table of statuses
+
+
+class RequestLog(Sequence[Request]):
+    """The requests a server received: the most recent ones in full, and exact counts of all.
+
+    ``len()`` is the number of requests received since the server started (or was
+    cleared). A request is found by its number (:attr:`Request.index`, from 0), as in
+    a list of them all, but only the last *keep* requests, and no more of them than
+    *keep_bytes* bytes of bodies, are kept: reading an older one raises
+    :class:`IndexError`. Iterating and slicing give the kept requests, oldest first.
+    The server's counts (:meth:`FaultServer.count`, :attr:`FaultServer.answered`,
+    :meth:`FaultServer.stats`) cover every request, kept or not.
+    """
+
+    def __init__(
+        self, keep: int = KEEP, keep_bytes: int = KEEP_BYTES, lock: threading.Lock | None = None
+    ) -> None:
+        if keep < 1 or keep_bytes < 0:
+            raise ValueError(
+                f"the log must keep at least one request and no negative number of bytes"
+                f" (keep={keep}, keep_bytes={keep_bytes})"
+            )
+        self.keep, self.keep_bytes = keep, keep_bytes
+        # Held by the writer (the server, around _add, _answered and _clear) and by
+        # readers while they copy the kept requests.
+        self._lock = lock or threading.Lock()
+        self._kept: deque[Request] = deque()
+        self._bytes = 0
+        self._received = 0
+        # Per request number, the status of its answer (2 bytes each): answered stays
+        # exact over every request without keeping them.
+        self._statuses = array("H")
+        self._counts: Counter[tuple[int, str, str]] = Counter()
+        self._epoch = 0  # clearing starts a new one: answers to older requests are not counted
+
+    # -------------------------------------------------------------- writing (under the server's lock)
+
+    def _add(self, request: Request) -> int:
+        request.index = self._received
+        self._received += 1
+        self._statuses.append(_PENDING)
+        self._kept.append(request)
+        self._bytes += len(request.body)
+        while len(self._kept) > self.keep or (
+            self._bytes > self.keep_bytes and len(self._kept) > 1
+        ):
+            self._bytes -= len(self._kept.popleft().body)
+        return self._epoch
+
+    def _answered(self, request: Request, answer: Answer, epoch: int) -> None:
+        if epoch != self._epoch:
+            return
+        self._statuses[request.index] = min(max(answer.status, 0), _PENDING - 1)
+        self._counts[(answer.status, answer.fault, request.flavour)] += 1
+
+    def _clear(self) -> None:
+        self._epoch += 1
+        self._kept.clear()
+        self._bytes = self._received = 0
+        self._statuses = array("H")
+        self._counts.clear()
+
+    # -------------------------------------------------------------- reading
+
+    def __len__(self) -> int:
+        return self._received
+
+    @property
+    def kept(self) -> int:
+        """How many requests are kept in full."""
+        return len(self._kept)
+
+    @overload
+    def __getitem__(self, index: int) -> Request: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Request]: ...
+
+    def __getitem__(self, index: int | slice) -> Request | list[Request]:
+        with self._lock:  # a snapshot: the server appends from other threads
+            kept = list(self._kept)
+            first = self._received - len(kept)
+        if isinstance(index, slice):
+            numbers = range(first + len(kept))[index]
+            return [kept[n - first] for n in numbers if n >= first]
+        number = index + first + len(kept) if index < 0 else index
+        if not 0 <= number < first + len(kept):
+            raise IndexError(f"no request {index}: {first + len(kept)} received")
+        if number < first:
+            raise IndexError(
+                f"request {number} is no longer kept: the log keeps the last {self.keep}"
+                f" requests and at most {self.keep_bytes} bytes of bodies (requests {first}"
+                f" to {first + len(kept) - 1} now)"
+            )
+        return kept[number - first]
+
+    def __iter__(self) -> Iterator[Request]:
+        with self._lock:
+            return iter(list(self._kept))
+
+    def __reversed__(self) -> Iterator[Request]:
+        with self._lock:
+            return reversed(list(self._kept))
+
+    def __repr__(self) -> str:
+        return f"<RequestLog: {self._received} received, the last {len(self._kept)} kept>"
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -55,8 +168,10 @@ class FaultServer:
     ``openai.api_base``), :attr:`azure_endpoint` (``AzureOpenAI(azure_endpoint=...)``)
     or :attr:`gateway_url` (``GatewayClient(base_url=...)``). Each request is
     answered by the first rule that returns a fault, else by the next scripted
-    fault, else by a success. Every request and what it was answered is kept in
-    :attr:`requests`.
+    fault, else by a success. :attr:`requests` keeps the most recent requests and
+    what each was answered (*keep* of them, with at most *keep_bytes* bytes of
+    bodies: see :class:`RequestLog`); the counts (:meth:`count`, :attr:`answered`,
+    :meth:`stats`) cover every request.
 
     Use it as a context manager, or call :meth:`close`.
     """
@@ -69,13 +184,15 @@ class FaultServer:
         rules: Iterable[Rule] = (),
         api_key: str | None = None,
         gateway_credentials: tuple[str, str] | None = None,
+        keep: int = KEEP,
+        keep_bytes: int = KEEP_BYTES,
     ) -> None:
         self.rules: list[Rule] = list(rules)
         self.api_key = api_key
         self.gateway_credentials = gateway_credentials
-        self.requests: list[Request] = []
-        self._script: deque[Fault] = deque()
         self._lock = threading.Lock()
+        self.requests = RequestLog(keep, keep_bytes, self._lock)
+        self._script: deque[Fault] = deque()
         self._closing = threading.Event()
         self._connections: set[socket.socket] = set()
         self._httpd = _HTTPServer((host, port), self._handler())
@@ -135,7 +252,7 @@ class FaultServer:
         with self._lock:
             self.rules.clear()
             self._script.clear()
-            self.requests.clear()
+            self.requests._clear()
 
     @property
     def pending(self) -> int:
@@ -145,33 +262,54 @@ class FaultServer:
     # ------------------------------------------------------------------ counting
 
     @property
+    def keep(self) -> int:
+        """How many of the most recent requests :attr:`requests` keeps."""
+        return self.requests.keep
+
+    @property
+    def keep_bytes(self) -> int:
+        """How many bytes of request bodies :attr:`requests` keeps at most."""
+        return self.requests.keep_bytes
+
+    @property
+    def received(self) -> int:
+        """How many requests arrived (every one, kept or not)."""
+        return len(self.requests)
+
+    @property
     def answered(self) -> list[int]:
-        """The status of each answer sent, in order (0 for a connection reset)."""
+        """The status of each answer sent, in the order the requests arrived (0 for a
+        connection reset); every request's, kept or not."""
         with self._lock:
-            return [r.answer.status for r in self.requests if r.answer is not None]
+            return [s for s in self.requests._statuses if s != _PENDING]
 
     def count(
         self, *, status: int | None = None, fault: str | None = None, flavour: str | None = None
     ) -> int:
-        """How many requests were answered with *status* and/or *fault*, from *flavour*."""
+        """How many requests were answered with *status* and/or *fault*, from *flavour*
+        (every request, kept or not)."""
         with self._lock:
             return sum(
-                1
-                for r in self.requests
-                if r.answer is not None
-                and (status is None or r.answer.status == status)
-                and (fault is None or r.answer.fault == fault)
-                and (flavour is None or r.flavour == flavour)
+                n
+                for (s, f, fl), n in self.requests._counts.items()
+                if (status is None or s == status)
+                and (fault is None or f == fault)
+                and (flavour is None or fl == flavour)
             )
 
     def stats(self) -> dict[str, Any]:
-        """Counts of requests, and of answers by status and by fault."""
+        """Counts of requests received and kept, and of answers by status and by fault."""
         with self._lock:
-            sent = [r.answer for r in self.requests if r.answer is not None]
+            by_status: Counter[str] = Counter()
+            by_fault: Counter[str] = Counter()
+            for (status, fault, _), n in self.requests._counts.items():
+                by_status[str(status)] += n
+                by_fault[fault] += n
             return {
                 "requests": len(self.requests),
-                "by_status": dict(Counter(str(a.status) for a in sent)),
-                "by_fault": dict(Counter(a.fault for a in sent)),
+                "kept": self.requests.kept,
+                "by_status": dict(by_status),
+                "by_fault": dict(by_fault),
             }
 
     def wait_for(self, requests: int, timeout: float = 5.0) -> bool:
@@ -221,7 +359,7 @@ class FaultServer:
         with self._lock:
             self.rules[:] = rules
             self._script.clear()
-            self.requests.clear()
+            self.requests._clear()
 
     # ------------------------------------------------------------------ answering
 
@@ -288,8 +426,7 @@ class FaultServer:
 
     def _choose(self, request: Request) -> Answer:
         with self._lock:
-            request.index = len(self.requests)
-            self.requests.append(request)
+            epoch = self.requests._add(request)
             fault: Fault | None = None
             if not self._authorized(request):
                 fault = _faults.unauthorized()
@@ -300,10 +437,14 @@ class FaultServer:
             if fault is None and self._script:
                 fault = self._script.popleft()
         answer = (fault or _faults.success())(request)
+        if request.latency and answer.fault == "success":
+            answer = attrs.evolve(answer, delay=answer.delay + request.latency)
         if request.extra_headers and not answer.reset:
             # The rule knows its limits better than a fault's generic headers.
             answer = attrs.evolve(answer, headers={**answer.headers, **request.extra_headers})
         request.answer = answer
+        with self._lock:
+            self.requests._answered(request, answer, epoch)
         return answer
 
     def _control(self, handler: BaseHTTPRequestHandler, route: str, body: bytes) -> tuple[int, Any]:
@@ -312,11 +453,17 @@ class FaultServer:
         if route == CONTROL + "config" and handler.command == "POST":
             try:
                 options = json.loads(body or b"{}")
-                if not isinstance(options, dict):
-                    raise ValueError("the configuration is a JSON object")
+            except ValueError as exc:
+                return 400, {"error": f"the configuration is not JSON: {exc}"}
+            if not isinstance(options, dict):
+                kind = {list: "an array", str: "a string", bool: "a boolean"}.get(
+                    type(options), "null" if options is None else "a number"
+                )
+                return 400, {"error": f"the configuration is a JSON object, not {kind}"}
+            try:
                 self.configure(options)
-            except (ValueError, TypeError, KeyError) as exc:
-                return 400, {"error": str(exc)}
+            except ValueError as exc:
+                return 400, {"error": " ".join(str(exc).split())}
             return 200, {"rules": [repr(r) for r in self.rules]}
         return 404, {"error": f"no control endpoint {route}"}
 
@@ -405,44 +552,3 @@ class FaultServer:
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
 
         return Handler
-
-
-def rules_from_options(options: Mapping[str, Any]) -> list[Rule]:
-    """Rules from the standalone command's options (also ``POST /_compat/config``).
-
-    Keys: ``rate`` and ``burst`` (a token bucket) with ``signal``; ``quota``
-    (requests before the money runs out); ``outage`` (seconds of 503 from now);
-    ``fault_rate`` with ``faults`` (names from :data:`compat.testing.faults.NAMED`)
-    and ``seed``.
-    """
-    known = {"rate", "burst", "signal", "quota", "outage", "fault_rate", "faults", "seed"}
-    unknown = set(options) - known
-    if unknown:
-        raise ValueError(f"unknown option(s): {', '.join(sorted(unknown))}")
-    rules: list[Rule] = []
-    if options.get("outage"):
-        rules.append(Outage(float(options["outage"])))
-    if options.get("quota") is not None:
-        rules.append(Quota(int(options["quota"])))
-    if options.get("fault_rate"):
-        names = options.get("faults") or list(_faults.NAMED)
-        if isinstance(names, str):
-            names = [n.strip() for n in names.split(",") if n.strip()]
-        missing = [n for n in names if n not in _faults.NAMED]
-        if missing:
-            raise ValueError(
-                f"unknown fault(s): {', '.join(missing)}; known: {', '.join(_faults.NAMED)}"
-            )
-        chosen = [_faults.NAMED[n]() for n in names]
-        rules.append(
-            RandomFaults(float(options["fault_rate"]), chosen, seed=options.get("seed", 0))
-        )
-    if options.get("rate"):
-        rules.append(
-            TokenBucket(
-                float(options["rate"]),
-                float(options.get("burst") or 1),
-                signal=str(options.get("signal") or "precise"),
-            )
-        )
-    return rules

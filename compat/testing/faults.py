@@ -20,12 +20,14 @@ from compat.testing._faults import (
     overloaded,
     quota_exceeded,
     rate_limited,
+    request_too_large,
     reset,
     server_error,
     slow,
     stream_error,
     stream_reset,
     success,
+    tokens_limited,
     unauthorized,
 )
 
@@ -46,11 +48,13 @@ __all__ = [
     "overloaded",
     "quota_exceeded",
     "rate_limited",
+    "request_too_large",
     "reset",
     "server_error",
     "slow",
     "stream_error",
     "stream_reset",
     "success",
+    "tokens_limited",
     "unauthorized",
 ]
