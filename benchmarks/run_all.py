@@ -154,6 +154,14 @@ def main() -> None:
             " second beside the SDK without retries (sdk0).",
             run("retry_quality.py", *retry_args),
         ),
+        (
+            "Failover",
+            "Two deployments behind one client: the primary in a 20 s outage while 300 calls"
+            " start at once, then a trickle of calls around its recovery; then its quota"
+            " exhausted. compat.wrap([primary, secondary]) beside LiteLLM's router with"
+            " fallbacks.",
+            run("failover.py", *(["--calls", "60", "--outage", "5"] if args.quick else [])),
+        ),
     ]
     if results.exists():
         drawn = subprocess.run(
