@@ -48,8 +48,9 @@ def go_now(t: TargetState, now: float, limits: Limits) -> int:
 
 
 def test_rate_learned_from_headers() -> None:
-    """limit 20, remaining 15, reset 250ms: 20 requests per second, used at 98 %; 15 left now."""
-    t, limits = fresh()
+    """limit 20, remaining 15, reset 250ms: 20 requests per second, used at 98 %; 15 left now
+    (no slow start here: it has its own test)."""
+    t, limits = fresh(probe_window=0.0)
     pacing.report(t, 100.0, limits, headers_seen(20, 15, 0.25), 0)
     assert 19.6 == pytest.approx(t.rate)
     waits = [pacing.acquire(t, 100.0, limits, INF)[1] for _ in range(17)]
@@ -306,3 +307,34 @@ def test_holding_is_off_with_hold_false() -> None:
     for _ in range(10):
         assert not pacing.report(t, 0.0, limits, Observation(DOWN), 0)
     assert GO == pacing.acquire(t, 0.0, limits, INF)[0]
+
+
+def test_one_answer_does_not_end_the_slow_start() -> None:
+    """A single answer cannot tell a per-minute limit from one enforced over each second
+    (its bucket is smaller than the stated limit): until a second answer tells the shape,
+    a burst of calls is still held to the slow start."""
+    t, limits = fresh(probe_concurrency=2, probe_window=10.0)
+    go_now(t, 0.0, limits)
+    pacing.report(t, 0.1, limits, headers_seen(3_000_000, 50_000, 0.05), pacing.SLOW)
+    assert t.slow
+    verdicts = [pacing.acquire(t, 0.1, limits, INF)[0] for _ in range(4)]
+    assert [GO, GO, GO, AGAIN] == verdicts  # the window grew by the one success to three
+
+
+def test_a_limit_enforced_over_shorter_periods_is_found() -> None:
+    """3,398,154 tokens a minute enforced over each second: the headers state the minute's
+    limit, but their remaining and reset describe a bucket of about 56,636 tokens
+    refilling at the same 56,636 a second; two answers tell it."""
+    t, limits = fresh(probe_window=0.0)
+    room, rate = 3_398_154 / 60, 3_398_154 / 60
+    for remaining in (53_883, 46_134):
+        seen = Observation(
+            OK,
+            limit_tokens=3_398_154,
+            remaining_tokens=remaining,
+            reset_tokens=round((room - remaining) / rate, 3),
+        )
+        pacing.report(t, 0.0, limits, seen, 0)
+    assert room == pytest.approx(t.token_burst, rel=0.01)
+    assert rate * 0.98 == pytest.approx(t.token_rate, rel=0.01)
+    assert not t.slow

@@ -112,6 +112,7 @@ class TargetState:
 
     __slots__ = (
         "burst",
+        "cap",
         "cool",
         "cut_at",
         "delivered",
@@ -124,6 +125,8 @@ class TargetState:
         "mode",
         "next_probe",
         "pressure",
+        "prev_r",
+        "prev_s",
         "probe_every",
         "probe_until",
         "rate",
@@ -133,7 +136,10 @@ class TargetState:
         "tat",
         "token_bound",
         "token_burst",
+        "token_cap",
         "token_limit_bound",
+        "token_prev_r",
+        "token_prev_s",
         "token_rate",
         "token_tat",
         "used",
@@ -150,6 +156,9 @@ class TargetState:
         self.mode = UNPACED
         self.limit_bound = 0.0  # the limit the tightest header bound was read under
         self.rate_bound = 0.0  # the tightest header bound on the rate
+        self.cap = 0.0  # a bucket smaller than the stated limit, when answers show one
+        self.prev_r = 0.0  # the last answer's remaining and reset, to find that bucket
+        self.prev_s = 0.0
         self.pressure = 0.0
         self.streak = 0
         self.last_429 = -math.inf
@@ -171,6 +180,9 @@ class TargetState:
         self.token_tat = 0.0
         self.token_limit_bound = 0.0
         self.token_bound = 0.0
+        self.token_cap = 0.0
+        self.token_prev_r = 0.0
+        self.token_prev_s = 0.0
         self.used = 0.0
 
     def as_dict(self) -> dict[str, float]:
@@ -269,7 +281,7 @@ def acquire(
     elif t.slow:
         if t.first_seen < 0:
             t.first_seen = now
-        if now - t.first_seen >= limits.probe_window or t.mode != UNPACED:
+        if now - t.first_seen >= limits.probe_window:
             t.slow = 0
         elif t.inflight >= t.window:
             if max_wait <= 0:
@@ -443,19 +455,46 @@ def _delivered(t: TargetState, now: float) -> float:
     return max(t.delivered, current)
 
 
+def _bucket(
+    limit: float, remaining: float, reset: float, prev_r: float, prev_s: float, cap: float
+) -> float:
+    """The size of the bucket rate-limit headers describe.
+
+    ``reset`` is the time until the bucket is full again, so (size - remaining) / reset is
+    the refill rate. The size is the stated limit, unless the limit is enforced over
+    shorter periods (OpenAI: "60,000 requests/minute may be enforced as 1,000
+    requests/second"): then two answers with different resets tell the true size, which
+    is kept (*cap*) until the limit changes.
+    """
+    if prev_s > 0 and abs(reset - prev_s) >= 0.02:
+        size = (prev_r * reset - remaining * prev_s) / (reset - prev_s)
+        # Remaining counts are whole numbers: one more or less moves the size by this much;
+        # only a size known to within 5 % is believed (a token limit's, not a small bucket's).
+        spread = (prev_s + reset) / abs(reset - prev_s)
+        if max(remaining, prev_r) < size < 0.9 * limit and spread <= 0.05 * size:
+            return size
+    return cap if 0 < cap < limit else limit
+
+
 def _learn_requests(t: TargetState, now: float, seen: Observation) -> None:
     limit, remaining, reset = seen.limit_requests, seen.remaining_requests, seen.reset_requests
     if limit is None or remaining is None or limit <= 0:
         return
+    if t.limit_bound != limit:
+        t.cap = t.prev_s = 0.0  # a new limit: learn its bucket afresh
     if reset is not None and reset > 0 and limit > remaining:
-        bound = (limit - remaining) / reset
+        size = _bucket(limit, remaining, reset, t.prev_r, t.prev_s, t.cap)
+        t.cap = size if size < limit else 0.0
+        if t.prev_s > 0:
+            t.slow = 0  # two answers have told the bucket's shape: the slow start may end
+        t.prev_r, t.prev_s = remaining, reset
+        bound = (size - remaining) / reset
         if t.rate_bound > 0 and t.limit_bound == limit:
-            rose = (limit - remaining - 1) / reset > t.rate_bound
+            rose = (size - remaining - 1) / reset > t.rate_bound
             bound = bound if rose else min(bound, t.rate_bound)
         t.limit_bound, t.rate_bound = limit, bound
-        _set_rate(t, now, bound * HEADROOM, limit)
+        _set_rate(t, now, bound * HEADROOM, size)
         t.mode = FROM_HEADERS
-        t.slow = 0
     if t.rate > 0:
         # The server's count wins when it has fewer left than we think.
         interval = 1.0 / t.rate
@@ -466,22 +505,22 @@ def _learn_tokens(t: TargetState, now: float, seen: Observation) -> None:
     limit, remaining, reset = seen.limit_tokens, seen.remaining_tokens, seen.reset_tokens
     if limit is None or remaining is None or limit <= 0:
         return
+    if t.token_limit_bound != limit:
+        t.token_cap = t.token_prev_s = 0.0
     if reset is not None and reset > 0 and limit > remaining:
-        bound = (limit - remaining) / reset
+        size = _bucket(limit, remaining, reset, t.token_prev_r, t.token_prev_s, t.token_cap)
+        t.token_cap = size if size < limit else 0.0
+        if t.token_prev_s > 0:
+            t.slow = 0
+        t.token_prev_r, t.token_prev_s = remaining, reset
+        bound = (size - remaining) / reset
         if t.token_bound > 0 and t.token_limit_bound == limit:
-            rose = (limit - remaining - 1) / reset > t.token_bound
+            rose = (size - remaining - 1) / reset > t.token_bound
             bound = bound if rose else min(bound, t.token_bound)
         t.token_limit_bound, t.token_bound = limit, bound
         rate = bound * HEADROOM
-        if t.token_rate <= 0:
-            t.token_tat = now
-        else:
-            # Keep the tokens owed: move the arrival time to the new rate's scale.
-            t.token_tat = (
-                now + (t.token_tat - now) * t.token_rate / rate if t.token_tat > now else now
-            )
-        t.token_rate, t.token_burst = rate, limit
-        t.slow = 0
+        t.token_tat = _reshape(t.token_tat, now, t.token_rate, t.token_burst, rate, size)
+        t.token_rate, t.token_burst = rate, size
     if t.token_rate > 0:
         t.token_tat = max(t.token_tat, now + (t.token_burst - max(remaining, 0.0)) / t.token_rate)
 
@@ -491,18 +530,25 @@ def _learn_tpm(t: TargetState, now: float, limit: float, used: float) -> None:
     if limit <= 0 or t.token_limit_bound > 0:
         return  # headers, when a target sends them, say more
     rate = limit / 60.0 * HEADROOM
+    t.token_tat = _reshape(t.token_tat, now, t.token_rate, t.token_burst, rate, limit)
     t.token_rate, t.token_burst = rate, limit
     t.token_tat = max(t.token_tat, now + max(used, 0.0) / rate)
     t.slow = 0
 
 
+def _reshape(
+    tat: float, now: float, rate: float, burst: float, new_rate: float, new_burst: float
+) -> float:
+    """A GCRA's arrival time when its rate and size change: what is free now stays free
+    (up to the new size), and what was promised ahead stays promised."""
+    if rate <= 0:
+        return now  # a full bucket
+    free = min(burst - (tat - now) * rate, new_burst)
+    return now + (new_burst - free) / new_rate
+
+
 def _set_rate(t: TargetState, now: float, rate: float, burst: float) -> None:
     rate = min(max(rate, MIN_RATE), MAX_RATE)
     burst = max(burst, 1.0)
-    if t.rate <= 0:
-        t.tat = now  # a full bucket
-    else:
-        # Keep what is owed (how far the arrival time runs ahead of now), in requests.
-        owed = max(t.tat - now, 0.0) * t.rate
-        t.tat = now + owed / rate
+    t.tat = _reshape(t.tat, now, t.rate, t.burst, rate, burst)
     t.rate, t.burst = rate, burst
