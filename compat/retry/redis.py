@@ -311,6 +311,7 @@ class RedisState:
         self._budget_key = f"{prefix}:budget"
         self._local = LocalState()
         self._waiting: dict[str, _Waiting] = {}  # targets whose calls are told to wait
+        self._heard_of: set[str] = set()  # targets Redis answered for in this process
         self._lock = threading.Lock()
         self._down = False
         self._retry_at = 0.0
@@ -493,11 +494,16 @@ class RedisState:
         """:func:`compat.retry.pacing.acquire` on *key*'s record, in one round trip."""
         started = time.monotonic()
         _call_ends.set(started + max_wait)
-        return self._acquire(key, now, limits, max_wait, tokens, started)
+        name = self.key(key)
+        waiting = self._told_to_wait(name, max_wait)
+        if waiting is not None:
+            return waiting
+        return self._acquire(key, name, now, limits, max_wait, tokens, started)
 
     def _acquire(
         self,
         key: Hashable,
+        name: str,
         now: float,
         limits: Limits,
         max_wait: float,
@@ -507,7 +513,7 @@ class RedisState:
         def shared(deadline: float) -> tuple[int, float, str, int]:
             reply = self._eval(
                 deadline,
-                (self.key(key),),
+                (name,),
                 ("acquire", *self._head(now, limits), _number(max_wait), _number(tokens)),
             )
             verdict, wait = int(float(reply[0])), float(reply[1])
@@ -525,11 +531,6 @@ class RedisState:
             )
             return verdict, wait, why, ticket | LOCAL_TICKET if verdict == pacing.GO else 0
 
-        name = self.key(key)
-        if self.coalesce and max_wait > 0:
-            waiting = self._told_to_wait(name, max_wait)
-            if waiting is not None:
-                return waiting
         left = max_wait - (time.monotonic() - started)
         bound = min(self.timeout, max(left, MIN_WAIT_FOR_REDIS))
         answer = (pacing.REFUSE, 0.0, "", 0)
@@ -543,10 +544,17 @@ class RedisState:
     def _told_to_wait(self, name: str, max_wait: float) -> tuple[int, float, str, int] | None:
         """Ask again later, without a round trip, when Redis told another call of this
         process to (or that call is asking again right now); ``None`` to ask Redis."""
+        if not self.coalesce or max_wait <= 0:
+            return None
         now = time.monotonic()
         with self._lock:
             waiting = self._waiting.get(name)
             if waiting is None:
+                if name not in self._heard_of:
+                    # The first call to this target in this process asks for all: the
+                    # others wait for its answer rather than all asking at once.
+                    waiting = self._waiting[name] = _Waiting(-math.inf, "")
+                    waiting.asking = True
                 return None
             if now >= waiting.until and not waiting.asking:
                 waiting.asking = True  # this call asks for all of them
@@ -558,6 +566,9 @@ class RedisState:
     def _heard(self, name: str, answer: tuple[int, float, str, int]) -> None:
         verdict, wait, why, _ = answer
         with self._lock:
+            if len(self._heard_of) >= 4096:
+                self._heard_of.clear()
+            self._heard_of.add(name)
             if verdict == pacing.AGAIN:
                 if len(self._waiting) >= 4096:
                     self._waiting.clear()
@@ -730,9 +741,15 @@ class RedisState:
     ) -> tuple[int, float, str, int]:
         started = time.monotonic()
         _call_ends.set(started + max_wait)
+        name = self.key(key)
+        waiting = self._told_to_wait(name, max_wait)
+        if waiting is not None:
+            return waiting
         if not self._available():
-            return self._acquire(key, now, limits, max_wait, tokens, started)
-        future = self._threads().submit(self._acquire, key, now, limits, max_wait, tokens, started)
+            return self._acquire(key, name, now, limits, max_wait, tokens, started)
+        future = self._threads().submit(
+            self._acquire, key, name, now, limits, max_wait, tokens, started
+        )
         try:
             return await asyncio.wrap_future(future)
         except asyncio.CancelledError:
