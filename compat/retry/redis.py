@@ -197,12 +197,13 @@ def _connections(redis: Any, client: Any, timeout: float) -> tuple[Any, dict[str
     database, credentials and TLS), with the state's timeouts and no retries (falling
     back to local state is the state's retry) and no client metadata to send on connect
     (so that a connection is ready as soon as its socket is)."""
-    pool = client.connection_pool
-    kind = pool.connection_class
+    pool: Any = getattr(client, "connection_pool", None)
+    kind = getattr(pool, "connection_class", None)
     if kind not in (redis.Connection, redis.SSLConnection, redis.UnixDomainSocketConnection):
         raise TypeError(
-            "compat.RedisState needs a client of one Redis server (redis.Redis), not"
-            f" one whose connections are {kind.__name__}"
+            "compat.RedisState needs a redis.Redis client of one server (TCP, TLS or a"
+            f" Unix socket), not {type(client).__name__}"
+            + (f" with {kind.__name__} connections" if kind is not None else "")
         )
     settings = {
         name: value
@@ -468,7 +469,7 @@ class RedisState:
                 return
             self._down = True
         log.warning(
-            "compat: the Redis state at %s is unavailable (%s); calls go on with this"
+            "the Redis state at %s is unavailable (%s); calls go on with this"
             " process's own pacing, cooldowns and retry budget until it answers again",
             self._where,
             _why(exc),
@@ -479,7 +480,7 @@ class RedisState:
             if not self._down:
                 return
             self._down = False
-        log.info("compat: the Redis state at %s answers again; shared again", self._where)
+        log.info("the Redis state at %s answers again: calls share it again", self._where)
 
     def _bound(self) -> float:
         """How long the calling call's next operation may wait for Redis."""
