@@ -316,6 +316,8 @@ class RedisState:
         self._lock = threading.Lock()
         self._down = False
         self._retry_at = 0.0
+        self._changed_at = -math.inf  # when Redis last went away or came back
+        self._probing = False  # an operation is trying Redis again
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._executor_pid = 0
 
@@ -441,33 +443,46 @@ class RedisState:
         )
 
     def _available(self) -> bool:
+        """Whether Redis may be asked now (up, or time to try it again)."""
         return not self._down or time.monotonic() >= self._retry_at
 
     def _shared(self, bound: float, shared: Callable[[float], T], local: Callable[[], T]) -> T:
-        """*shared* on Redis within *bound* seconds; *local* when Redis fails or is down."""
-        if self._available():
+        """*shared* on Redis within *bound* seconds; *local* when Redis fails or is down.
+
+        While Redis is down, one operation at a time tries it again, every
+        ``rejoin_after`` seconds; the others are answered locally meanwhile."""
+        probing = False
+        if self._down:
+            with self._lock:
+                if self._down and time.monotonic() >= self._retry_at and not self._probing:
+                    self._probing = probing = True
+        if probing or not self._down:
             started = time.monotonic()
             try:
                 result = shared(started + bound)
             except Exception as exc:  # noqa: BLE001 - Redis must never make a call fail
                 timed_out = isinstance(exc, (_NoAnswer, socket.timeout, self._redis.TimeoutError))
                 if not (timed_out and bound < self.timeout):
-                    self._lost(exc)
+                    self._lost(exc, started)
                 # else: the call's own deadline was shorter than Redis's timeout: not a fault
             else:
                 if self._down:
-                    self._back()
+                    self._back(started)
                 return result
+            finally:
+                if probing:
+                    self._probing = False
         with self._lock:
             self.fallbacks += 1
         return local()
 
-    def _lost(self, exc: BaseException) -> None:
+    def _lost(self, exc: BaseException, started: float) -> None:
         with self._lock:
             self._retry_at = time.monotonic() + self.rejoin_after
-            if self._down:
-                return
+            if self._down or started < self._changed_at:
+                return  # already down, or a failure older than Redis's coming back
             self._down = True
+            self._changed_at = time.monotonic()
         log.warning(
             "the Redis state at %s is unavailable (%s); calls go on with this"
             " process's own pacing, cooldowns and retry budget until it answers again",
@@ -475,11 +490,12 @@ class RedisState:
             _why(exc),
         )
 
-    def _back(self) -> None:
+    def _back(self, started: float) -> None:
         with self._lock:
-            if not self._down:
-                return
+            if not self._down or started < self._changed_at:
+                return  # already back, or an answer older than Redis's going away
             self._down = False
+            self._changed_at = time.monotonic()
         log.info("the Redis state at %s answers again: calls share it again", self._where)
 
     def _bound(self) -> float:
