@@ -690,3 +690,37 @@ def test_a_cancelled_reservation_is_given_back(own_server: RedisServer) -> None:
         assert 0 == state.fallbacks
     finally:
         state.close()
+
+
+def test_retry_testing_runs_on_the_callers_clock(server: RedisServer) -> None:
+    """Under compat.retry_testing (a virtual clock), a state on the caller's clock makes
+    the same decisions without sleeping: 20 concurrent calls through a slow start (two at
+    once, one more per success) all succeed, never more at once than the start allows."""
+    state = make_state(server, clock="caller")
+    policy = compat.RetryPolicy(state=state, probe_window=60.0)
+    running = 0
+    most = 0
+
+    async def work() -> str:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await asyncio.sleep(0.001)
+        running -= 1
+        return "ok"
+
+    async def main() -> list[str]:
+        return await asyncio.gather(*(policy.acall(work, target="t") for _ in range(20)))
+
+    try:
+        with compat.retry_testing():
+            assert ["ok"] * 20 == asyncio.run(main())
+        # Two at once to start with, one more per success: when the 20th starts, at
+        # least 9 have finished, so never more than 11 run at once.
+        assert 2 <= most <= 11
+        record = state.target("t")
+        assert record is not None
+        assert 22.0 == record.window  # two to start with, one more per success
+        assert 0 == state.fallbacks
+    finally:
+        state.close()

@@ -29,10 +29,16 @@ Faults: whatever goes wrong with Redis (refused, reset, a timeout, ``READONLY``,
 error), the operation is answered by a :class:`~compat.LocalState` of this object
 instead, so a call goes on with per-process state and never fails because of Redis. One
 WARNING on the ``compat.retry`` logger says Redis went away, one INFO that it is back;
-meanwhile Redis is tried again every ``rejoin_after`` seconds. Every operation waits at
-most ``timeout`` seconds for Redis's answer, and a reservation no longer than the wait
-its call still allows (the engine's ``max_wait``), so Redis never keeps a call past its
-deadline. What is lost when Redis is: cooldowns, learned rates and reservations made by
+meanwhile one operation at a time tries Redis again, every ``rejoin_after`` seconds.
+Every operation waits at most ``timeout`` seconds for Redis's answer, and none longer
+than its call may still wait (the engine's ``max_wait`` at the reservation, remembered
+for the report and budget operations that follow it), so Redis never keeps a call past
+its deadline (beyond :data:`MIN_WAIT_FOR_REDIS`).
+
+Round trips: a call told to wait and ask again (a full slow start, an outage hold, an
+estimated rate) would ask Redis every few milliseconds; the calls of one process instead
+let one of them ask for all, the others waiting without a round trip. So does the first
+call to a target in a process. An attempt costs one reservation and one report. What is lost when Redis is: cooldowns, learned rates and reservations made by
 other processes (each process paces alone until it is back, as if it owned the limit),
 and with a restart, the records themselves (targets start again with a slow start).
 
@@ -184,12 +190,16 @@ class _Waiting:
     outage hold, an estimated rate): until *until*, or while one call of this process
     asks again, the others are told to wait without a round trip."""
 
-    __slots__ = ("asking", "until", "why")
+    __slots__ = ("asked_at", "asking", "until", "why")
 
     def __init__(self, until: float, why: str) -> None:
         self.until = until
         self.why = why
         self.asking = False
+        self.asked_at = -math.inf
+
+    def ask(self, now: float) -> None:
+        self.asking, self.asked_at = True, now
 
 
 def _connections(redis: Any, client: Any, timeout: float) -> tuple[Any, dict[str, Any]]:
@@ -263,7 +273,8 @@ class RedisState:
     failed; *clock* ``"redis"`` (the server's clock) or ``"caller"`` (the times the
     engine passes: one host only, for tests). Sync and asyncio calls may share one
     state; asyncio calls reach Redis through a few threads of the state's own (at most
-    *workers*), so that a slow Redis never blocks an event loop.
+    *workers*), so that a slow Redis never blocks an event loop. *coalesce* lets one
+    call of this process ask Redis for all its calls told to wait (off: each asks).
 
     :attr:`round_trips` counts the commands sent to Redis, :attr:`fallbacks` the
     operations answered by the local fallback instead.
@@ -512,7 +523,7 @@ class RedisState:
         started = time.monotonic()
         _call_ends.set(started + max_wait)
         name = self.key(key)
-        waiting = self._told_to_wait(name, max_wait)
+        waiting = self._told_to_wait(name, now, max_wait)
         if waiting is not None:
             return waiting
         return self._acquire(key, name, now, limits, max_wait, tokens, started)
@@ -555,15 +566,17 @@ class RedisState:
             answer = self._shared(bound, shared, local)
         finally:
             if self.coalesce:
-                self._heard(name, answer)
+                self._heard(name, now + (time.monotonic() - started), answer)
         return answer
 
-    def _told_to_wait(self, name: str, max_wait: float) -> tuple[int, float, str, int] | None:
+    def _told_to_wait(
+        self, name: str, now: float, max_wait: float
+    ) -> tuple[int, float, str, int] | None:
         """Ask again later, without a round trip, when Redis told another call of this
-        process to (or that call is asking again right now); ``None`` to ask Redis."""
+        process to (or that call is asking again right now); ``None`` to ask Redis.
+        Times are the engine's (*now*), so that :func:`compat.retry_testing` moves them."""
         if not self.coalesce or max_wait <= 0:
             return None
-        now = time.monotonic()
         with self._lock:
             waiting = self._waiting.get(name)
             if waiting is None:
@@ -571,16 +584,20 @@ class RedisState:
                     # The first call to this target in this process asks for all: the
                     # others wait for its answer rather than all asking at once.
                     waiting = self._waiting[name] = _Waiting(-math.inf, "")
-                    waiting.asking = True
+                    waiting.ask(now)
                 return None
-            if now >= waiting.until and not waiting.asking:
-                waiting.asking = True  # this call asks for all of them
+            # An asker that has not heard back within a timeout and a poll is lost (its
+            # call was cancelled before it asked): another asks.
+            asking = waiting.asking and now - waiting.asked_at < self.timeout + pacing.PROBE_POLL
+            if now >= waiting.until and not asking:
+                waiting.ask(now)  # this call asks for all of them
                 return None
             wait = waiting.until - now if now < waiting.until else pacing.PROBE_POLL
+            wait = max(wait, 0.0)
             why = waiting.why
         return pacing.AGAIN, min(wait, max_wait), why, 0
 
-    def _heard(self, name: str, answer: tuple[int, float, str, int]) -> None:
+    def _heard(self, name: str, now: float, answer: tuple[int, float, str, int]) -> None:
         verdict, wait, why, _ = answer
         with self._lock:
             if len(self._heard_of) >= 4096:
@@ -589,7 +606,7 @@ class RedisState:
             if verdict == pacing.AGAIN:
                 if len(self._waiting) >= 4096:
                     self._waiting.clear()
-                self._waiting[name] = _Waiting(time.monotonic() + wait, why)
+                self._waiting[name] = _Waiting(now + wait, why)
             else:
                 self._waiting.pop(name, None)
 
@@ -759,7 +776,7 @@ class RedisState:
         started = time.monotonic()
         _call_ends.set(started + max_wait)
         name = self.key(key)
-        waiting = self._told_to_wait(name, max_wait)
+        waiting = self._told_to_wait(name, now, max_wait)
         if waiting is not None:
             return waiting
         if not self._available():
@@ -772,18 +789,27 @@ class RedisState:
         except asyncio.CancelledError:
             # Cancelled while Redis answered: give back the slot it may have granted.
             bound = self._bound()
-            future.add_done_callback(functools.partial(self._give_back, key, limits, tokens, bound))
+            future.add_done_callback(
+                functools.partial(self._give_back, key, name, limits, tokens, bound)
+            )
             raise
 
     def _give_back(
         self,
         key: Hashable,
+        name: str,
         limits: Limits,
         tokens: float,
         bound: float,
         future: concurrent.futures.Future[tuple[int, float, str, int]],
     ) -> None:
-        if future.cancelled() or future.exception() is not None:
+        if future.cancelled():  # never asked: let another call of this process ask
+            with self._lock:
+                waiting = self._waiting.get(name)
+                if waiting is not None:
+                    waiting.asking = False
+            return
+        if future.exception() is not None:
             return
         verdict, _, _, ticket = future.result()
         if verdict == pacing.GO and (ticket or tokens):
