@@ -365,18 +365,19 @@ def test_calls_told_to_wait_do_not_each_ask_redis(server: RedisServer) -> None:
     state = make_state(server)
     limits = Limits(1, 60.0)  # a window of one call, for a minute
     tasks = 30
+    now = time.monotonic  # the engine's clock (the script reads the server's)
 
     async def main() -> list[tuple[int, float, str, int]]:
-        first = await state.aacquire("t", 0.0, limits, INF)
+        first = await state.aacquire("t", now(), limits, INF)
         assert GO == first[0]
         answers: list[tuple[int, float, str, int]] = []
 
         async def wait_for_a_slot() -> None:
             while True:
-                answer = await state.aacquire("t", 0.0, limits, INF)
+                answer = await state.aacquire("t", now(), limits, INF)
                 answers.append(answer)
                 if answer[0] == GO:
-                    await state.areport("t", 0.0, limits, Observation(OK), answer[3])
+                    await state.areport("t", now(), limits, Observation(OK), answer[3])
                     return
                 await asyncio.sleep(answer[1])
 
@@ -387,7 +388,7 @@ def test_calls_told_to_wait_do_not_each_ask_redis(server: RedisServer) -> None:
         await asyncio.sleep(0.3)
         asked, told = state.round_trips - before, len(answers) - told
         assert told > 5 * asked, (told, asked)  # about one Redis poll per 10 ms, not 30
-        await state.areport("t", 0.0, limits, Observation(OK), first[3])  # the window opens
+        await state.areport("t", now(), limits, Observation(OK), first[3])  # the window opens
         await asyncio.wait_for(asyncio.gather(*waiting), 30)
         return answers
 
@@ -643,6 +644,48 @@ def test_a_slow_redis_never_holds_a_call(
         state.close()
 
 
+def test_a_slow_redis_never_holds_an_asyncio_call(
+    own_server: RedisServer, redis_log: list[logging.LogRecord]
+) -> None:
+    """The same for 20 concurrent asyncio calls, whose Redis round trips run in the
+    state's threads: while Redis holds its answers, every call ends well within its 1 s
+    deadline, and the event loop is never blocked on Redis."""
+    state = compat.RedisState.from_url(own_server.url, timeout=0.1, rejoin_after=0.2)
+    policy = compat.RetryPolicy(state=state, deadline=1.0)
+
+    async def one() -> float:
+        started = time.monotonic()
+        assert "ok" == await policy.acall(asyncio.sleep, 0.01, "ok", target="t")
+        return time.monotonic() - started
+
+    async def main() -> tuple[list[float], float]:
+        await one()
+        own_server.pause(3000)
+        ticks = 0
+
+        async def tick() -> None:  # counts how often the loop gets to run
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        ticking = asyncio.ensure_future(tick())
+        started = time.monotonic()
+        took = []
+        while time.monotonic() - started < 1.5:
+            took += await asyncio.gather(*(one() for _ in range(20)))
+        ticking.cancel()
+        return took, ticks / (time.monotonic() - started)
+
+    try:
+        took, ticks_per_second = asyncio.run(main())
+        assert max(took) < 1.0
+        assert ticks_per_second > 10  # 100 when free; a loop blocked on Redis would not tick
+        assert ["WARNING"] == levels(redis_log)
+    finally:
+        state.close()
+
+
 def test_a_call_never_waits_for_redis_past_its_deadline(
     own_server: RedisServer, redis_log: list[logging.LogRecord]
 ) -> None:
@@ -664,6 +707,25 @@ def test_a_call_never_waits_for_redis_past_its_deadline(
         state.close()
 
 
+def test_an_attempt_longer_than_its_reservations_wait_still_reports(
+    server: RedisServer,
+) -> None:
+    """An attempt may outlast the wait its reservation was allowed (here 0.05 s, the
+    policy's max_server_wait, against an answer taking 0.2 s): its report still reaches
+    Redis, so the other processes learn from it."""
+    state = make_state(server)
+    policy = compat.RetryPolicy(state=state, max_server_wait=0.05, deadline=None)
+    try:
+        for _ in range(3):
+            assert "ok" == policy.call(lambda: time.sleep(0.2) or "ok", target="t")
+        record = state.target("t")
+        assert record is not None
+        assert (0, 3.0, 5.0) == (record.inflight, record.wcount, record.window)
+        assert 0 == state.fallbacks
+    finally:
+        state.close()
+
+
 def test_a_cancelled_reservation_is_given_back(own_server: RedisServer) -> None:
     """An asyncio call cancelled while Redis was granting its slot gives the slot back
     once Redis answers: the target's slow start is not left one call short."""
@@ -672,7 +734,7 @@ def test_a_cancelled_reservation_is_given_back(own_server: RedisServer) -> None:
 
     async def main() -> None:
         own_server.pause(300)
-        task = asyncio.ensure_future(state.aacquire("t", 0.0, limits, 10.0))
+        task = asyncio.ensure_future(state.aacquire("t", time.monotonic(), limits, 10.0))
         await asyncio.sleep(0.05)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -697,7 +759,10 @@ def test_retry_testing_runs_on_the_callers_clock(server: RedisServer) -> None:
     the same decisions without sleeping: 20 concurrent calls through a slow start (two at
     once, one more per success) all succeed, never more at once than the start allows."""
     state = make_state(server, clock="caller")
-    policy = compat.RetryPolicy(state=state, probe_window=60.0)
+    # No deadline: the virtual clock moves by every task's waits at once, and would soon
+    # pass one (then each Redis operation would get only the 2 ms a call at its deadline
+    # gets, and a busy machine would answer some locally).
+    policy = compat.RetryPolicy(state=state, probe_window=60.0, deadline=None)
     running = 0
     most = 0
 

@@ -33,7 +33,8 @@ meanwhile one operation at a time tries Redis again, every ``rejoin_after`` seco
 Every operation waits at most ``timeout`` seconds for Redis's answer, and none longer
 than its call may still wait (the engine's ``max_wait`` at the reservation, remembered
 for the report and budget operations that follow it), so Redis never keeps a call past
-its deadline (beyond :data:`MIN_WAIT_FOR_REDIS`).
+its deadline (beyond :data:`MIN_WAIT_FOR_REDIS` for a reservation, or
+:data:`MIN_WAIT_FOR_REPORT` for the report of an attempt that outlasted it).
 
 Round trips: a call told to wait and ask again (a full slow start, an outage hold, an
 estimated rate) would ask Redis every few milliseconds; the calls of one process instead
@@ -77,8 +78,12 @@ log = logging.getLogger("compat.retry")
 EPOCH = 1_700_000_000
 #: A bit of the tickets handed out by the local fallback, to give their slots back there.
 LOCAL_TICKET = 1 << 8
-#: The least time Redis is given to answer, even for a call at its deadline.
+#: The least time Redis is given to answer a reservation, even for a call at its deadline.
 MIN_WAIT_FOR_REDIS = 0.002
+#: The least time Redis is given to take a report (or a budget operation), even after
+#: its call's deadline: an attempt may outlast the wait its reservation was allowed (a
+#: long answer), and what it learned must still reach the other processes.
+MIN_WAIT_FOR_REPORT = 0.05
 
 # When the call in this thread or task must be done: set by each reservation (its time
 # allowed to wait), read by the report, release and budget operations that follow it,
@@ -510,9 +515,11 @@ class RedisState:
         log.info("the Redis state at %s answers again: calls share it again", self._where)
 
     def _bound(self) -> float:
-        """How long the calling call's next operation may wait for Redis."""
+        """How long the calling call's report, release or budget operation may wait for
+        Redis: what its reservation was allowed to wait and is left, at least
+        :data:`MIN_WAIT_FOR_REPORT`, at most :attr:`timeout`."""
         left = _call_ends.get() - time.monotonic()
-        return min(self.timeout, max(left, MIN_WAIT_FOR_REDIS))
+        return min(self.timeout, max(left, MIN_WAIT_FOR_REPORT))
 
     # ------------------------------------------------------------------ targets
 
