@@ -82,6 +82,7 @@ if TYPE_CHECKING:
     from compat.retry.engine import Attempt, retry_testing
     from compat.retry.events import Event, add_hook, remove_hook
     from compat.retry.policy import Decision, RetryPolicy
+    from compat.retry.redis import RedisState
     from compat.retry.state import LocalState
     from compat.retry.target import Target
 
@@ -114,6 +115,7 @@ __all__ = [
     "QuotaExceededError",
     "RateLimitError",
     "RateLimitInfo",
+    "RedisState",
     "RetryPolicy",
     "ServerError",
     "Target",
@@ -149,6 +151,7 @@ _LAZY = {
     "Decision": "compat.retry.policy",
     "RetryPolicy": "compat.retry.policy",
     "LocalState": "compat.retry.state",
+    "RedisState": "compat.retry.redis",
     "Target": "compat.retry.target",
     "Event": "compat.retry.events",
     "add_hook": "compat.retry.events",
