@@ -32,6 +32,7 @@ from compat.retry import pacing
 from compat.retry.pacing import (
     ANSWERED,
     DOWN,
+    EXHAUSTED,
     GO,
     LIMITED,
     OK,
@@ -134,7 +135,7 @@ token_costs = st.sampled_from([0.0, 10.0, 500.0, 40_000.0])
 @st.composite
 def observations(draw: st.DrawFn) -> Observation:
     seen = Observation(
-        draw(st.sampled_from([OK, OK, LIMITED, LIMITED, DOWN, ANSWERED])),
+        draw(st.sampled_from([OK, OK, LIMITED, LIMITED, DOWN, ANSWERED, EXHAUSTED])),
         retry_after=draw(st.none() | waits),
         coarse=draw(st.booleans()),
         tokens=draw(token_costs),
@@ -150,6 +151,8 @@ def observations(draw: st.DrawFn) -> Observation:
         seen.limit_tokens = float(limit)
         seen.remaining_tokens = draw(st.none() | st.integers(0, limit).map(float))
         seen.reset_tokens = draw(st.none() | st.sampled_from([0.0, 0.5, 60.0]) | waits)
+    elif seen.outcome == LIMITED and draw(st.booleans()):
+        seen.tpm = draw(st.sampled_from([(30_000.0, 29_800.0), (30_000.0, 0.0), (1_000.0, 5.0)]))
     return seen
 
 

@@ -102,7 +102,7 @@ local function acquire(t, now, limits, max_wait, tokens)
     if t.first_seen < 0 then
       t.first_seen = now
     end
-    if now - t.first_seen >= limits.probe_window or t.mode ~= UNPACED then
+    if now - t.first_seen >= limits.probe_window then
       t.slow = 0
     elseif t.inflight >= t.window then
       if max_wait <= 0 then
@@ -171,15 +171,18 @@ end
 
 -- ------------------------------------------------------------------------ report
 
+local function reshape(tat, now, rate, burst, new_rate, new_burst)
+  if rate <= 0 then
+    return now
+  end
+  local free = math.min(burst - (tat - now) * rate, new_burst)
+  return now + (new_burst - free) / new_rate
+end
+
 local function set_rate(t, now, rate, burst)
   rate = math.min(math.max(rate, MIN_RATE), MAX_RATE)
   burst = math.max(burst, 1.0)
-  if t.rate <= 0 then
-    t.tat = now
-  else
-    local owed = math.max(t.tat - now, 0.0) * t.rate
-    t.tat = now + owed / rate
-  end
+  t.tat = reshape(t.tat, now, t.rate, t.burst, rate, burst)
   t.rate, t.burst = rate, burst
 end
 
@@ -246,23 +249,50 @@ local function succeeded(t, now)
   end
 end
 
+local function bucket(limit, remaining, reset, prev_r, prev_s, cap)
+  if prev_s > 0 and math.abs(reset - prev_s) >= 0.02 then
+    local size = (prev_r * reset - remaining * prev_s) / (reset - prev_s)
+    local spread = (prev_s + reset) / math.abs(reset - prev_s)
+    if math.max(remaining, prev_r) < size and size < 0.9 * limit and spread <= 0.05 * size then
+      return size
+    end
+  end
+  if 0 < cap and cap < limit then
+    return cap
+  end
+  return limit
+end
+
 local function learn_requests(t, now, seen)
   local limit, remaining, reset = seen.limit_requests, seen.remaining_requests, seen.reset_requests
   if limit == nil or remaining == nil or limit <= 0 then
     return
   end
+  if t.limit_bound ~= limit then
+    t.cap = 0.0
+    t.prev_s = 0.0
+  end
   if reset ~= nil and reset > 0 and limit > remaining then
-    local bound = (limit - remaining) / reset
+    local size = bucket(limit, remaining, reset, t.prev_r, t.prev_s, t.cap)
+    if size < limit then
+      t.cap = size
+    else
+      t.cap = 0.0
+    end
+    if t.prev_s > 0 then
+      t.slow = 0
+    end
+    t.prev_r, t.prev_s = remaining, reset
+    local bound = (size - remaining) / reset
     if t.rate_bound > 0 and t.limit_bound == limit then
-      local rose = (limit - remaining - 1) / reset > t.rate_bound
+      local rose = (size - remaining - 1) / reset > t.rate_bound
       if not rose then
         bound = math.min(bound, t.rate_bound)
       end
     end
     t.limit_bound, t.rate_bound = limit, bound
-    set_rate(t, now, bound * HEADROOM, limit)
+    set_rate(t, now, bound * HEADROOM, size)
     t.mode = FROM_HEADERS
-    t.slow = 0
   end
   if t.rate > 0 then
     local interval = 1.0 / t.rate
@@ -275,35 +305,72 @@ local function learn_tokens(t, now, seen)
   if limit == nil or remaining == nil or limit <= 0 then
     return
   end
+  if t.token_limit_bound ~= limit then
+    t.token_cap = 0.0
+    t.token_prev_s = 0.0
+  end
   if reset ~= nil and reset > 0 and limit > remaining then
-    local bound = (limit - remaining) / reset
+    local size = bucket(limit, remaining, reset, t.token_prev_r, t.token_prev_s, t.token_cap)
+    if size < limit then
+      t.token_cap = size
+    else
+      t.token_cap = 0.0
+    end
+    if t.token_prev_s > 0 then
+      t.slow = 0
+    end
+    t.token_prev_r, t.token_prev_s = remaining, reset
+    local bound = (size - remaining) / reset
     if t.token_bound > 0 and t.token_limit_bound == limit then
-      local rose = (limit - remaining - 1) / reset > t.token_bound
+      local rose = (size - remaining - 1) / reset > t.token_bound
       if not rose then
         bound = math.min(bound, t.token_bound)
       end
     end
     t.token_limit_bound, t.token_bound = limit, bound
     local rate = bound * HEADROOM
-    if t.token_rate <= 0 then
-      t.token_tat = now
-    elseif t.token_tat > now then
-      t.token_tat = now + (t.token_tat - now) * t.token_rate / rate
-    else
-      t.token_tat = now
-    end
-    t.token_rate, t.token_burst = rate, limit
-    t.slow = 0
+    t.token_tat = reshape(t.token_tat, now, t.token_rate, t.token_burst, rate, size)
+    t.token_rate, t.token_burst = rate, size
   end
   if t.token_rate > 0 then
     t.token_tat = math.max(t.token_tat, now + (t.token_burst - math.max(remaining, 0.0)) / t.token_rate)
   end
 end
 
+local function learn_tpm(t, now, limit, used)
+  if limit <= 0 or t.token_limit_bound > 0 then
+    return
+  end
+  local rate = limit / 60.0 * HEADROOM
+  t.token_tat = reshape(t.token_tat, now, t.token_rate, t.token_burst, rate, limit)
+  t.token_rate, t.token_burst = rate, limit
+  t.token_tat = math.max(t.token_tat, now + math.max(used, 0.0) / rate)
+  t.slow = 0
+end
+
 local function report(t, now, limits, seen, ticket)
   t.used = now
   give_back(t, ticket)
   local outcome = seen.outcome
+  if outcome == EXHAUSTED then
+    t.fails = t.fails + 1
+    t.down = 1
+    t.probe_until = 0.0
+    t.probe_every = PROBE_QUOTA
+    local wait = seen.retry_after
+    if wait == nil then
+      wait = 0.0
+    end
+    t.next_probe = now + math.max(wait, PROBE_QUOTA)
+    return true
+  end
+  if seen.tokens ~= nil and seen.tokens ~= 0 and t.token_rate > 0 then
+    if outcome ~= OK then
+      t.token_tat = t.token_tat - seen.tokens / t.token_rate
+    elseif seen.tokens_used ~= nil then
+      t.token_tat = t.token_tat + (seen.tokens_used - seen.tokens) / t.token_rate
+    end
+  end
   if outcome == DOWN then
     t.fails = t.fails + 1
     if t.down ~= 0 then
@@ -337,12 +404,11 @@ local function report(t, now, limits, seen, ticket)
 
   if seen.limit_tokens ~= nil then
     learn_tokens(t, now, seen)
+  elseif seen.tpm_limit ~= nil then
+    learn_tpm(t, now, seen.tpm_limit, seen.tpm_used)
   end
   if seen.limit_requests ~= nil then
     learn_requests(t, now, seen)
-  end
-  if seen.tokens_used ~= nil and seen.tokens ~= 0 and t.token_rate > 0 then
-    t.token_tat = t.token_tat + (seen.tokens_used - seen.tokens) / t.token_rate
   end
 
   if outcome == LIMITED then
@@ -428,7 +494,7 @@ if op == "release" then
 end
 
 if op == "report" then
-  -- ARGV[7] ticket, ARGV[8..18] the observation, ARGV[19..20] the budget's capacity and
+  -- ARGV[7] ticket, ARGV[8..20] the observation, ARGV[21..22] the budget's capacity and
   -- refill ("" for none)
   local seen = {
     outcome = num(ARGV[8]),
@@ -442,16 +508,18 @@ if op == "report" then
     reset_tokens = num(ARGV[16]),
     tokens = num(ARGV[17]),
     tokens_used = num(ARGV[18]),
+    tpm_limit = num(ARGV[19]),
+    tpm_used = num(ARGV[20]),
   }
   local held = report(t, now, limits, seen, num(ARGV[7]))
   save(KEYS[1], t, before, fresh, now, ttl_ms)
   local budget = budget_read(KEYS[2])
-  local capacity = num(ARGV[19])
+  local capacity = num(ARGV[21])
   if capacity == nil then
     return { held and "1" or "0", fmt(budget_left(budget, math.huge)) }
   end
   if seen.outcome == OK then
-    budget = budget_give(KEYS[2], budget, capacity, num(ARGV[20]))
+    budget = budget_give(KEYS[2], budget, capacity, num(ARGV[22]))
   end
   return { held and "1" or "0", fmt(budget_left(budget, capacity)) }
 end
