@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters._common import describe, kind_by_class
 from compat._classify import build, classify
 from compat._errors import LLMError
 from compat._kinds import ErrorKind
 from compat._parse import signal_headers
 from compat._redact import redact_url
+from compat.adapters._common import describe, kind_by_class
 
 K = ErrorKind
 

@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import sys
 
-from adapters._common import kind_by_class
 from compat._classify import classify
 from compat._errors import LLMError
 from compat._kinds import ErrorKind
 from compat._parse import signal_headers
+from compat.adapters._common import kind_by_class
 
 K = ErrorKind
 

@@ -27,13 +27,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters._common import describe, kind_by_class
-from adapters.http import HTTPX_KINDS
 from compat._classify import build, classify
 from compat._content_filter import read_content_filter
 from compat._errors import LLMError
 from compat._kinds import ErrorKind
 from compat._parse import signal_headers
+from compat.adapters._common import describe, kind_by_class
+from compat.adapters.http import HTTPX_KINDS
 
 K = ErrorKind
 

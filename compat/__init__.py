@@ -46,7 +46,6 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from adapters.gateway import GatewayClient
     from compat._classify import CODE_KINDS, STATUS_KINDS
     from compat._content_filter import ContentFilterResult, FilterCategory
     from compat._envelopes import GatewayTable, register_gateway, unregister_gateway
@@ -80,6 +79,7 @@ if TYPE_CHECKING:
         unregister_adapter,
     )
     from compat._wrap import wrap
+    from compat.adapters.gateway import GatewayClient
 
 __all__ = [
     "CODE_KINDS",
@@ -140,7 +140,7 @@ _LAZY = {
     "GatewayTable": "compat._envelopes",
     "register_gateway": "compat._envelopes",
     "unregister_gateway": "compat._envelopes",
-    "GatewayClient": "adapters.gateway",
+    "GatewayClient": "compat.adapters.gateway",
     "ContentFilterResult": "compat._content_filter",
     "FilterCategory": "compat._content_filter",
 }

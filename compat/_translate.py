@@ -4,7 +4,7 @@ An adapter is a function ``(exception) -> LLMError | None`` that knows one
 library's exceptions. Adapters are found by the module that defines the
 exception's class (or one of its bases), so that no SDK is imported to find out
 whether an exception is one of its own: ``openai.error`` and ``openai._exceptions``
-are told apart by name alone. Built-in adapters live in the ``adapters`` package
+are told apart by name alone. Built-in adapters live in the ``compat.adapters`` package
 and are imported the first time an exception of theirs is translated.
 """
 
@@ -27,14 +27,13 @@ Adapter = Callable[[BaseException], Union[LLMError, None]]
 
 # Module name (or its first part) -> adapter, or "module:function" until first use.
 _BUILTIN: dict[str, str] = {
-    "openai.error": "adapters.openai_legacy:translate",
-    "openai": "adapters.openai_v1:translate",
-    "requests": "adapters.http:translate_requests",
-    "httpx": "adapters.http:translate_httpx",
-    "httpx2": "adapters.http:translate_httpx",
-    "httpcore": "adapters.http:translate_httpcore",
+    "openai.error": "compat.adapters.openai_legacy:translate",
+    "openai": "compat.adapters.openai_v1:translate",
+    "requests": "compat.adapters.http:translate_requests",
+    "httpx": "compat.adapters.http:translate_httpx",
+    "httpx2": "compat.adapters.http:translate_httpx",
+    "httpcore": "compat.adapters.http:translate_httpcore",
     "compat": "compat._translate:_own",
-    "adapters": "compat._translate:_own",
 }
 _registry: dict[str, Adapter | str] = dict(_BUILTIN)
 _by_class: dict[type, Adapter | None] = {}

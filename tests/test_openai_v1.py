@@ -14,8 +14,8 @@ if not hasattr(openai, "OpenAI"):
     pytest.skip("the v1+ SDK is not installed", allow_module_level=True)
 
 import compat  # noqa: E402
-from adapters._common import kind_by_class  # noqa: E402
-from adapters.openai_v1 import CLASS_KINDS  # noqa: E402
+from compat.adapters._common import kind_by_class  # noqa: E402
+from compat.adapters.openai_v1 import CLASS_KINDS  # noqa: E402
 from compat.testing import FaultServer  # noqa: E402
 from tests.bodies import CASES  # noqa: E402
 from tests.conftest import track  # noqa: E402
