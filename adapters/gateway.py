@@ -1,165 +1,147 @@
-"""A small client for the seed gateway, built on ``requests.Session``.
+"""Gateway envelopes: tables of codes as data, and reading an answer wrapped in one.
 
-The gateway's call convention: ``GET {base_url}?key=...&secret=...&method=v1/chat/completions
-&_o_args={json}&cache=no&result_type=json&lang=en``, answered with an envelope
-(see :mod:`compat._envelopes`). The client returns the upstream answer on
-success and raises compat errors on failure; ``compat.wrap`` accepts it.
+A gateway wraps every answer in its own envelope, with a numeric code that says
+what happened, often under HTTP 200::
 
-Its key and secret travel in the query string, as the gateway requires; they
-never appear in its ``repr``, in an error's text or in log records: they are
-redacted from error messages and scrubbed from the text of ``requests``
-exceptions before those are attached as ``__cause__``.
+    {"response": <upstream answer or error>, "error": "", "reason": "",
+     "error_code": "0000", "request_id": "..."}
+
+A :class:`GatewayTable` describes one gateway: the field that holds the code, the
+codes that mean success, the kind each other code means, which failures it
+bills. The seed gateway's table ships built in (:data:`SEED_GATEWAY`); users
+register others with :func:`register_gateway`, and envelope detection uses
+every registered table, the most recently registered first.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-from collections.abc import Hashable, Mapping
+import threading
+from collections.abc import Mapping
 from typing import Any
 
-import requests
+import attrs
 
-from compat._envelopes import SEED_GATEWAY, GatewayTable
-from compat._errors import BadResponseError, LLMError
 from compat._kinds import ErrorKind
-from compat._redact import redact_text
-from compat._retry import RetryPolicy
-from compat._translate import from_response, translate
-from compat._wrap import fingerprint
 
-DEFAULT_BASE_URL = "https://api-gw-4.cn/openai/custom"
+K = ErrorKind
 
 
-class GatewayClient:
-    """Calls the gateway's ``openai/custom`` API.
+def _codes(value: Any) -> frozenset[str]:
+    return frozenset(str(v) for v in value)
 
-    ``call(method, args)`` sends one call (``method`` is the upstream path, such as
-    ``"v1/chat/completions"``; ``args`` its parameters, sent as ``_o_args``) and
-    returns the envelope's ``response``. Sessions are pooled; ``timeout`` is
-    ``(connect, read)`` seconds.
+
+def _kinds(value: Mapping[Any, Any]) -> dict[str, ErrorKind]:
+    return {str(code): ErrorKind(kind) for code, kind in value.items()}
+
+
+@attrs.frozen
+class GatewayTable:
+    """One gateway's envelope: where its code is, and what each code means.
+
+    *kinds* maps codes (as strings) to kinds; a code in the table's range that
+    is neither there nor in *success_codes* gives ``unknown`` with the code kept.
+    *code_width* pads numeric codes (``0`` becomes ``"0000"``). *billed* lists the
+    codes the gateway charges for.
     """
 
-    def __init__(
-        self,
-        key: str,
-        secret: str,
-        *,
-        base_url: str = DEFAULT_BASE_URL,
-        timeout: float | tuple[float, float] = (5.0, 120.0),
-        cache: str = "no",
-        result_type: str = "json",
-        lang: str = "en",
-        session: requests.Session | None = None,
-        table: GatewayTable = SEED_GATEWAY,
-    ) -> None:
-        self._key = key
-        self._secret = secret
-        self.base_url = base_url
-        self.timeout = timeout
-        self.cache = cache
-        self.result_type = result_type
-        self.lang = lang
-        self.table = table
-        self.session = session if session is not None else requests.Session()
-        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
+    name: str
+    kinds: Mapping[str, ErrorKind] = attrs.field(converter=_kinds)
+    code_field: str = "error_code"
+    success_codes: frozenset[str] = attrs.field(default=frozenset({"0000"}), converter=_codes)
+    billed: frozenset[str] = attrs.field(default=frozenset(), converter=_codes)
+    message_fields: tuple[str, ...] = ("reason", "error", "message", "msg")
+    result_field: str = "response"
+    request_id_field: str = "request_id"
+    code_width: int = 0
 
-    def __repr__(self) -> str:
-        return f"GatewayClient(base_url={self.base_url!r}, key=[REDACTED], secret=[REDACTED])"
-
-    def close(self) -> None:
-        """Close the pooled connections."""
-        self.session.close()
-
-    def __enter__(self) -> GatewayClient:
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.close()
-
-    def target(self, method: str) -> Hashable:
-        """The pacing target of a call: gateway, endpoint, key and upstream method."""
-        return (self.table.name, self.base_url, fingerprint(self._key), method)
-
-    def call(self, method: str, args: Mapping[str, Any] | None = None, **params: Any) -> Any:
-        """Make one call; return the upstream answer or raise its compat error."""
-        query = {
-            "key": self._key,
-            "secret": self._secret,
-            "method": method,
-            "_o_args": json.dumps(dict(args or {}), ensure_ascii=False, separators=(",", ":")),
-            "cache": self.cache,
-            "result_type": self.result_type,
-            "lang": self.lang,
-            **params,
-        }
-        try:
-            response = self.session.get(self.base_url, params=query, timeout=self.timeout)
-        except requests.RequestException as exc:
-            _scrub(exc)
-            error = translate(exc)
-            if error is None:  # pragma: no cover - every RequestException is translated
-                raise
-            raise _named(error, self.table.name) from exc
-        error = from_response(
-            response.status_code, response.headers, response.content, provider=self.table.name
-        )
-        if error is not None:
-            raise error
-        try:
-            envelope = response.json()
-        except ValueError as exc:  # pragma: no cover - from_response has read it already
-            raise BadResponseError(
-                kind=ErrorKind.BAD_RESPONSE, message=str(exc), provider=self.table.name
-            ) from exc
-        if not isinstance(envelope, dict) or self.table.code_of(envelope) is None:
-            raise BadResponseError(
-                kind=ErrorKind.BAD_RESPONSE,
-                message=f"The gateway answered without an envelope ({self.table.code_field} missing)",
-                status=response.status_code,
-                provider=self.table.name,
-                body=envelope,
-            )
-        return envelope.get(self.table.result_field)
-
-    def __compat_wrap__(self, policy: RetryPolicy) -> _WrappedGateway:
-        return _WrappedGateway(self, policy)
+    def code_of(self, document: Mapping[str, Any]) -> str | None:
+        """The envelope's code as a string, or ``None`` when the field is absent or empty."""
+        raw = document.get(self.code_field)
+        if raw is None or isinstance(raw, (dict, list, bool)):
+            return None
+        if isinstance(raw, (int, float)):
+            text = str(int(raw)) if float(raw).is_integer() else str(raw)
+        else:
+            text = str(raw).strip()
+        if not text:
+            return None
+        if self.code_width and text.isdigit():
+            text = text.zfill(self.code_width)
+        return text
 
 
-class _WrappedGateway:
-    """A gateway client whose calls go through a retry policy."""
+#: The seed gateway (an ``api-gw`` style gateway for OpenAI), from its API page.
+SEED_GATEWAY = GatewayTable(
+    name="gateway",
+    kinds={
+        "2000": K.BAD_RESPONSE,
+        "4000": K.SERVER_ERROR,
+        "4001": K.CONNECTION,
+        "4002": K.SERVER_ERROR,
+        "4003": K.INVALID_REQUEST,
+        "4004": K.AUTHENTICATION,
+        "4005": K.AUTHENTICATION,
+        "4006": K.PERMISSION_DENIED,
+        "4007": K.PERMISSION_DENIED,
+        "4008": K.RATE_LIMITED,
+        "4009": K.OVERLOADED,
+        "4010": K.NOT_FOUND,
+        "4012": K.PERMISSION_DENIED,
+        "4013": K.QUOTA_EXCEEDED,
+        "4014": K.INVALID_REQUEST,
+        "4015": K.INVALID_REQUEST,
+        "4016": K.QUOTA_EXCEEDED,
+        "4017": K.TIMEOUT,
+        "5000": K.UNKNOWN,
+    },
+    success_codes={"0000"},
+    billed={"0000", "2000", "4000", "4001", "4002", "4017", "5000"},
+    code_width=4,
+)
 
-    def __init__(self, client: GatewayClient, policy: RetryPolicy) -> None:
-        self._client = client
-        self.policy = policy
-
-    def call(self, method: str, args: Mapping[str, Any] | None = None, **params: Any) -> Any:
-        """``GatewayClient.call`` under the policy."""
-        return self.policy.call(
-            self._client.call, method, args, target=self._client.target(method), **params
-        )
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
-
-    def __repr__(self) -> str:
-        return f"compat.wrap({self._client!r})"
+_tables: list[GatewayTable] = [SEED_GATEWAY]
+_lock = threading.Lock()
 
 
-def _named(error: LLMError, provider: str) -> LLMError:
-    """The transport error, marked as the gateway's."""
-    import attrs
+def register_gateway(table: GatewayTable) -> None:
+    """Recognise *table*'s envelope in every answer from now on (before older tables).
 
-    return attrs.evolve(error, provider=provider)
+    Registering a table with the name of one already registered replaces it.
+    """
+    with _lock:
+        _tables[:] = [t for t in _tables if t.name != table.name]
+        _tables.insert(0, table)
 
 
-def _scrub(exc: BaseException) -> None:
-    """Redact credentials from an exception's text (and its causes') in place."""
-    seen = 0
-    while exc is not None and seen < 8:
-        with contextlib.suppress(Exception):  # one that refuses new args keeps its own
-            exc.args = tuple(redact_text(str(arg)) for arg in exc.args)
-        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
-        seen += 1
+def unregister_gateway(name: str) -> None:
+    """Forget the table registered under *name* (the seed table cannot be removed)."""
+    with _lock:
+        _tables[:] = [t for t in _tables if t.name != name or t is SEED_GATEWAY]
+
+
+def match(document: Any, provider: str | None) -> tuple[GatewayTable, str] | None:
+    """The table whose envelope *document* is, and its code; ``None`` when it is none.
+
+    With *provider* naming a registered table, only that table is tried.
+    """
+    if type(document) is not dict:
+        return None
+    for table in _tables:
+        if provider is not None and provider != table.name:
+            continue
+        if table.code_field in document:
+            code = table.code_of(document)
+            if code is not None:
+                return table, code
+    return None
+
+
+def envelope_message(table: GatewayTable, document: Mapping[str, Any], code: str) -> str:
+    """The envelope's own words, or a sentence naming the code."""
+    parts = []
+    for field in table.message_fields:
+        value = document.get(field)
+        if isinstance(value, str) and value.strip() and value.strip() not in parts:
+            parts.append(value.strip())
+    text = "; ".join(parts)
+    return f"gateway code {code}: {text}" if text else f"gateway code {code}"

@@ -48,7 +48,6 @@ if TYPE_CHECKING:
 
     from compat._classify import CODE_KINDS, STATUS_KINDS
     from compat._content_filter import ContentFilterResult, FilterCategory
-    from compat._envelopes import GatewayTable, register_gateway, unregister_gateway
     from compat._errors import (
         APIConnectionError,
         APITimeoutError,
@@ -79,7 +78,8 @@ if TYPE_CHECKING:
         unregister_adapter,
     )
     from compat._wrap import wrap
-    from compat.adapters.gateway import GatewayClient
+    from compat.adapters.gateway import GatewayTable, register_gateway, unregister_gateway
+    from compat.clients.gateway import GatewayClient
 
 __all__ = [
     "CODE_KINDS",
@@ -137,10 +137,10 @@ _LAZY = {
     "retry_testing": "compat._retry",
     "RetryBudget": "compat._pacing",
     "wrap": "compat._wrap",
-    "GatewayTable": "compat._envelopes",
-    "register_gateway": "compat._envelopes",
-    "unregister_gateway": "compat._envelopes",
-    "GatewayClient": "compat.adapters.gateway",
+    "GatewayTable": "compat.adapters.gateway",
+    "register_gateway": "compat.adapters.gateway",
+    "unregister_gateway": "compat.adapters.gateway",
+    "GatewayClient": "compat.clients.gateway",
     "ContentFilterResult": "compat._content_filter",
     "FilterCategory": "compat._content_filter",
 }

@@ -20,7 +20,6 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from compat import _envelopes
 from compat._errors import ERROR_CLASSES, LLMError
 from compat._kinds import RETRYABLE_KINDS, ErrorKind
 from compat._parse import (
@@ -33,6 +32,7 @@ from compat._parse import (
     retry_after_from_message,
     signal_headers,
 )
+from compat.adapters import gateway as _envelopes
 
 K = ErrorKind
 
