@@ -352,19 +352,17 @@ def _filtered_completion(
             else fallback_provider or "openai"
         )
     return ERROR_CLASSES[ErrorKind.CONTENT_FILTERED]._make(
-        ErrorKind.CONTENT_FILTERED,
-        f"The completion was stopped by the content filter{detail}",
-        False,
-        None,
-        status,
-        "content_filter",
-        request_id(headers) if headers else None,
-        provider,
-        None,
-        None,
-        None,
-        headers if keep_headers is None else keep_headers,
-        document,
+        {
+            "kind": ErrorKind.CONTENT_FILTERED,
+            "_message": f"The completion was stopped by the content filter{detail}",
+            "retryable": False,
+            "status": status,
+            "code": "content_filter",
+            "request_id": request_id(headers) if headers else None,
+            "provider": provider,
+            "_raw_headers": headers if keep_headers is None else keep_headers,
+            "_raw_body": document,
+        }
     )
 
 
@@ -529,19 +527,23 @@ def classify(
     if truncated and text is not None:
         text_message += f" [body cut: only the first {MAX_KEPT_TEXT} characters were kept]"
     return ERROR_CLASSES[kind]._make(
-        kind,
-        text_message,
-        retryable,
-        retry_after,
-        status,
-        str(code) if code is not None else (None if inner_code is None else str(inner_code)),
-        rid,
-        provider,
-        None if type_ is None else str(type_),
-        None if param is None else str(param),
-        billed,
-        headers if keep_headers is None else keep_headers,
-        kept_body,
+        {
+            "kind": kind,
+            "_message": text_message,
+            "retryable": retryable,
+            "retry_after": retry_after,
+            "status": status,
+            "code": str(code)
+            if code is not None
+            else (None if inner_code is None else str(inner_code)),
+            "request_id": rid,
+            "provider": provider,
+            "type": None if type_ is None else str(type_),
+            "param": None if param is None else str(param),
+            "billed": billed,
+            "_raw_headers": headers if keep_headers is None else keep_headers,
+            "_raw_body": kept_body,
+        }
     )
 
 
@@ -606,17 +608,15 @@ def build(
 ) -> LLMError:
     """Make the error of *kind* directly, for failures that carry no answer to read."""
     return ERROR_CLASSES[kind]._make(
-        kind,
-        message,
-        kind.retryable if retryable is None else retryable,
-        None,
-        status,
-        code,
-        request_id(signal_headers(headers)) if headers else None,
-        provider,
-        None,
-        None,
-        None,
-        headers if headers is not None else {},
-        body,
+        {
+            "kind": kind,
+            "_message": message,
+            "retryable": retryable,
+            "status": status,
+            "code": code,
+            "request_id": request_id(signal_headers(headers)) if headers else None,
+            "provider": provider,
+            "_raw_headers": headers if headers is not None else {},
+            "_raw_body": body,
+        }
     )
