@@ -46,7 +46,6 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from compat._classify import CODE_KINDS, STATUS_KINDS
     from compat._content_filter import ContentFilterResult, FilterCategory
     from compat._errors import (
         APIConnectionError,
@@ -71,6 +70,7 @@ if TYPE_CHECKING:
     from compat._guard import translating
     from compat._pacing import RetryBudget
     from compat._retry import Attempt, Decision, RetryPolicy, retry_testing
+    from compat._sources import CODE_KINDS, STATUS_KINDS
     from compat._translate import (
         from_response,
         register_adapter,
@@ -124,8 +124,8 @@ __all__ = [
 
 # Where each lazily loaded name lives.
 _LAZY = {
-    "CODE_KINDS": "compat._classify",
-    "STATUS_KINDS": "compat._classify",
+    "CODE_KINDS": "compat._sources",
+    "STATUS_KINDS": "compat._sources",
     "translating": "compat._guard",
     "from_response": "compat._translate",
     "register_adapter": "compat._translate",

@@ -191,9 +191,9 @@ class LLMError(legacy.OpenAIError):
     @property
     def content_filter(self) -> tuple[ContentFilterResult, ...]:
         """Azure's content-filter verdicts in the answer, per category; empty when none."""
-        from compat._content_filter import read_content_filter
+        from compat._sources import content_filter
 
-        return read_content_filter(self.body)
+        return content_filter(self.body)
 
     # ------------------------------------------------------------ legacy names
     # What handlers written for openai<1 read; headers, code, request_id and param

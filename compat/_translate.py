@@ -16,10 +16,10 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any, Union
 
-from compat._classify import build, classify
+from compat._answer import read_answer
+from compat._classify import classify, make_error
 from compat._errors import LLMError
 from compat._kinds import ErrorKind
-from compat._parse import signal_headers
 
 log = logging.getLogger("compat")
 
@@ -119,7 +119,7 @@ def translate(exc: BaseException) -> LLMError | None:
         return error
     except Exception as bug:
         log.error("compat could not translate %s", type(exc).__qualname__, exc_info=bug)
-        error = build(
+        error = make_error(
             ErrorKind.UNKNOWN,
             f"{type(exc).__qualname__} could not be translated ({type(bug).__qualname__})",
         )
@@ -142,12 +142,10 @@ def from_response(
     function never raises.
     """
     try:
-        return classify(
-            status, signal_headers(headers), body, provider=provider, keep_headers=headers
-        )
+        return classify(read_answer(status, headers, body, provider=provider))
     except Exception as bug:
         log.error("compat could not read an answer with status %r", status, exc_info=bug)
-        error = build(
+        error = make_error(
             ErrorKind.UNKNOWN,
             f"The answer could not be read ({type(bug).__qualname__}: {bug})",
             status if isinstance(status, int) else None,
