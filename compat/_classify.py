@@ -219,6 +219,8 @@ def classify(answer: Answer) -> LLMError | None:
         elif status is not None:
             empty = answer.document is None
             message = f"HTTP {status} with {'an empty body' if empty else 'no error message'}"
+            if 300 <= status < 400:
+                message += " (a 3xx status, not an answer)"
         else:
             message = "The service answered with an error and no message"
     if len(message) > MAX_MESSAGE:

@@ -134,6 +134,23 @@ def test_each_status_class(server: FaultServer, status: int, sdk_class: str, kin
     assert (kind, status, f"req_{status}") == (error.kind.value, error.status, error.request_id)
 
 
+@pytest.mark.parametrize("status", [302, 304])
+def test_a_3xx_raised_by_the_sdk_is_translated(server: FaultServer, status: int) -> None:
+    """A 3xx the SDK raises as APIStatusError (a redirect without Location, 304) is a
+    bad_response carrying the status, not an exception that escapes untranslated."""
+    server.push(status, {"x-request-id": f"req_{status}"}, b"")
+    exc = call(server)
+    assert isinstance(exc, openai.APIStatusError)
+    error = compat.translate(exc)
+    assert error is not None
+    assert (compat.ErrorKind.BAD_RESPONSE, status, f"req_{status}") == (
+        error.kind,
+        error.status,
+        error.request_id,
+    )
+    assert exc is error.__cause__
+
+
 def test_timeout(server: FaultServer) -> None:
     """APITimeoutError (checked before its parent APIConnectionError) is timeout."""
     server.push(200, {}, completion("stop"), delay=2.0)
