@@ -180,6 +180,7 @@ SEED_GATEWAY = GatewayTable(
 )
 
 _tables: list[GatewayTable] = [SEED_GATEWAY]
+_fields = frozenset({SEED_GATEWAY.code_field})  # every registered table's code field
 _lock = threading.Lock()
 
 
@@ -193,16 +194,20 @@ def register_gateway(table: GatewayTable) -> None:
 
     Registering a table with the name of one already registered replaces it.
     """
+    global _fields
     with _lock:
         _tables[:] = [t for t in _tables if t.name != table.name]
         _tables.insert(0, table)
+        _fields = frozenset(t.code_field for t in _tables)
     changed()
 
 
 def unregister_gateway(name: str) -> None:
     """Forget the table registered under *name* (the seed table cannot be removed)."""
+    global _fields
     with _lock:
         _tables[:] = [t for t in _tables if t.name != name or t is SEED_GATEWAY]
+        _fields = frozenset(t.code_field for t in _tables)
     changed()
 
 
@@ -211,6 +216,8 @@ def unwrap(document: Mapping[str, Any], provider: str | None) -> Wrapper | None:
 
     With *provider* naming a registered table, only that table is tried.
     """
+    if _fields.isdisjoint(document):
+        return None  # no registered table's code field: not an envelope
     for table in _tables:
         if provider is not None and provider != table.name:
             continue

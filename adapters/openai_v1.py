@@ -169,7 +169,12 @@ def provider_of(exc: BaseException) -> str:
     """``"azure"`` when the request went to an Azure OpenAI endpoint, else ``"openai"``."""
     try:
         url = exc.request.url  # type: ignore[attr-defined]
-        if azure.is_azure_url(url.host, url.path):
+        parsed = getattr(url, "_uri_reference", None)  # httpx's parsed form: nothing to decode
+        if parsed is not None:
+            host, path = parsed.host, parsed.path
+        else:
+            host, path = url.host, url.path
+        if azure.is_azure_url(host, path):
             return "azure"
     except Exception:  # noqa: BLE001 - no request, or not an httpx URL
         pass
@@ -204,17 +209,54 @@ def _content(response: Any) -> Any:
         return None
 
 
+#: kind_by_class's answer for each class met, and the hints whose answer is not read.
+_KNOWN: dict[type, tuple[bool, ErrorKind | None]] = {}
+_NOT_READ = frozenset({K.BAD_RESPONSE, K.OUTPUT_TRUNCATED, K.CONTENT_FILTERED})
+
+
 def translate(exc: BaseException) -> LLMError | None:
     """Translate an exception of the v1+ SDK; other exceptions give ``None``."""
-    found, hint = kind_by_class(type(exc), CLASS_KINDS)
+    cls = type(exc)
+    known = _KNOWN.get(cls)
+    if known is None:
+        known = _KNOWN[cls] = kind_by_class(cls, CLASS_KINDS)
+    found, hint = known
     if not found:
         return None
     provider = provider_of(exc)
     response = getattr(exc, "response", None)
     status = getattr(exc, "status_code", None)
     body = getattr(exc, "body", None)
-    message = getattr(exc, "message", None) or str(exc)
 
+    if response is not None and status is not None and hint not in _NOT_READ:
+        headers = response.headers
+        content = _content(response)
+        size = len(content) if type(content) is bytes else None
+        if type(body) is dict and (size is None or size <= MAX_PARSED_BODY):
+            if status == 404 and provider == "azure":
+                explained = _not_found_hint(exc, body)
+                if explained is not None:
+                    body = {**body, "message": explained}
+            document = body if type(body.get("error")) is dict else {"error": body}
+            message = getattr(exc, "message", None) or str(exc)
+            return classify(
+                read_answer(
+                    status,
+                    headers,
+                    document,
+                    sender=provider,
+                    message=message,
+                    hint=hint,
+                    size=size,
+                )
+            )
+        # The SDK keeps only the body's "error" member; when that was not an
+        # object (a gateway envelope, an HTML page), or the body is too large to
+        # keep whole, the answer is read again from its raw content.
+        raw = content if content is not None else body
+        return classify(read_answer(status, headers, raw, sender=provider, hint=hint))
+
+    message = getattr(exc, "message", None) or str(exc)
     if hint is K.BAD_RESPONSE:
         headers = getattr(response, "headers", None)
         return make_error(K.BAD_RESPONSE, message, status, headers, body, provider)
@@ -239,26 +281,6 @@ def translate(exc: BaseException) -> LLMError | None:
                 hint = K.TIMEOUT
         text = message if cause is None else f"{message} ({describe(cause)})"
         return make_error(hint, text, provider=provider)
-
-    if response is not None and status is not None:
-        headers = response.headers
-        content = _content(response)
-        size = len(content) if isinstance(content, (bytes, bytearray)) else None
-        if isinstance(body, dict) and (size is None or size <= MAX_PARSED_BODY):
-            if provider == "azure" and status == 404:
-                explained = _not_found_hint(exc, body)
-                if explained is not None:
-                    body = {**body, "message": explained}
-            document = body if isinstance(body.get("error"), dict) else {"error": body}
-            answer = read_answer(
-                status, headers, document, sender=provider, message=message, hint=hint, size=size
-            )
-            return classify(answer)
-        # The SDK keeps only the body's "error" member; when that was not an
-        # object (a gateway envelope, an HTML page), or the body is too large to
-        # keep whole, the answer is read again from its raw content.
-        raw = content if content is not None else body
-        return classify(read_answer(status, headers, raw, sender=provider, hint=hint))
 
     # An APIError with no response: an error event in a stream, or a client-side failure.
     if isinstance(body, dict):

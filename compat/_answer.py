@@ -18,9 +18,7 @@ by a bounded walk) and shortened when it is larger.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-
-import attrs
+from typing import Any, NamedTuple
 
 from compat import _sources
 from compat._kinds import ErrorKind
@@ -33,9 +31,8 @@ _MAX_NESTING = 8
 _MAX_NODES = 10_000
 
 
-@attrs.frozen(slots=False)
-class Answer:
-    """One answer as compat read it. Build it with :func:`read_answer`.
+class Answer(NamedTuple):
+    """One answer as compat read it: a frozen record. Build it with :func:`read_answer`.
 
     *status* is the HTTP status (``None`` when there was none); *headers* the
     decision headers, names lower-cased; *raw_headers* the headers as received;
@@ -47,6 +44,9 @@ class Answer:
     (its message, and the kind its class means); *sender* who the receiving
     adapter knows sent it (``"azure"`` for an Azure endpoint); *provider* who the
     caller said sent it; *wrapper* the envelope the error came in.
+
+    A named tuple, because one is made for every failure and a tuple is the
+    cheapest frozen record Python has; ``answer._replace(...)`` gives a changed copy.
     """
 
     status: int | None
@@ -62,6 +62,9 @@ class Answer:
     sender: str | None = None
     provider: str | None = None
     wrapper: Wrapper | None = None
+
+
+_new = tuple.__new__
 
 
 def read_answer(
@@ -89,15 +92,19 @@ def read_answer(
             status = int(status)
         except (TypeError, ValueError, OverflowError):
             status = None
-    tables = _sources.tables()
-    parsed = isinstance(body, (dict, list))
-    document, text, cut, events = decode_body(body)
-    if text is not None and not text.strip():
-        text = None
-    if events and (status is None or 200 <= status < 300):
-        text, cut = None, False  # a stream of events, none an error: a success
-    if parsed and (size is None or size > MAX_PARSED_BODY) and _too_large(document):
-        document, cut = _shortened(document, 0), True
+    tables = _sources.current()
+    cut = False
+    text: str | None = None
+    if type(body) is dict or type(body) is list:  # parsed already, by an SDK or the caller
+        document: Any = body
+        if (size is None or size > MAX_PARSED_BODY) and _too_large(body):
+            document, cut = _shortened(body, 0), True
+    else:
+        document, text, cut, events = decode_body(body)
+        if text is not None and not text.strip():
+            text = None
+        if events and (status is None or 200 <= status < 300):
+            text, cut = None, False  # a stream of events, none an error: a success
     wrapper = None
     error: Mapping[str, Any] | None = None
     if type(document) is dict:
@@ -111,24 +118,29 @@ def read_answer(
             error = {**upstream, "code": upstream.get("code") or wrapper.code}
         elif not wrapper.success:
             error = {"message": wrapper.message, "code": wrapper.code}
+    elif type(document) is dict and type(document.get("error")) is dict:
+        error = document["error"]  # OpenAI's shape, the common case: find_error's first answer
     else:
         error = find_error(document, status)
     if error is not None and tables.nested:
         error = _innermost(error, tables.nested)
-    return Answer(
-        status,
-        signal_headers(headers, tables.header_names),
-        headers,
-        document,
-        error,
-        text,
-        cut,
-        document if document is not None else text,
-        message,
-        hint,
-        sender,
-        provider,
-        wrapper,
+    return _new(
+        Answer,
+        (
+            status,
+            signal_headers(headers, tables.header_names),
+            headers,
+            document,
+            error,
+            text,
+            cut,
+            document if document is not None else text,
+            message,
+            hint,
+            sender,
+            provider,
+            wrapper,
+        ),
     )
 
 
@@ -139,6 +151,10 @@ def find_error(document: Any, status: int | None) -> dict[str, Any] | None:
     ``error`` nested inside a normal result, such as a streamed chunk's content
     filter result, is not a failure.
     """
+    if type(document) is dict:
+        error = document.get("error")
+        if type(error) is dict:
+            return error  # OpenAI's shape: the common case, read first
     if isinstance(document, list):
         document = next((item for item in document if isinstance(item, dict)), None)
     if not isinstance(document, dict):

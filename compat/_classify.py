@@ -30,7 +30,7 @@ from typing import Any
 from compat import _sources
 from compat._answer import Answer
 from compat._errors import ERROR_CLASSES, LLMError
-from compat._kinds import ErrorKind
+from compat._kinds import RETRYABLE_KINDS, ErrorKind
 from compat._parse import (
     MAX_KEPT_TEXT,
     MAX_MESSAGE,
@@ -53,16 +53,14 @@ K = ErrorKind
 _SCANNED = 2000
 
 
-def _code_row(codes: dict[str, tuple[Row, str]], value: Any) -> Row | None:
-    if value is None:
-        return None
+def _key(value: Any) -> str:
+    """A code or type as the tables key it: lower-cased text; ``""`` (no row's key) for
+    objects and lists."""
     if type(value) is str:
-        found = codes.get(value.lower())
-    elif isinstance(value, (dict, list)):
-        return None
-    else:
-        found = codes.get(str(value).lower())
-    return None if found is None else found[0]
+        return value.lower()
+    if isinstance(value, (dict, list)):
+        return ""
+    return str(value).lower()
 
 
 def _status_row(tables: Tables, status: int) -> Row:
@@ -96,23 +94,26 @@ def _marked(
     tables: Tables,
     headers: Mapping[str, str],
     error: Mapping[str, Any] | None,
-    codes: tuple[Any, ...],
+    inner_code: Any,
+    code: Any,
     lower: str,
 ) -> str | None:
     """The source whose marks the answer bears: a header, a key, a code as written, wording."""
-    for name, source in tables.mark_headers:
-        if name in headers:
-            return source
+    if headers and not tables.mark_header_names.isdisjoint(headers):
+        for name, source in tables.mark_headers:
+            if name in headers:
+                return source
     if error is None:
         return None
-    for key, source in tables.mark_keys:
-        if key in error:
-            return source
-    for code in codes:
-        if type(code) is str:
-            found = tables.marked_codes.get(code)
-            if found is not None:
-                return found
+    if not tables.mark_key_names.isdisjoint(error):
+        for key, source in tables.mark_keys:
+            if key in error:
+                return source
+    marked = tables.marked_codes
+    if type(inner_code) is str and inner_code in marked:
+        return marked[inner_code]
+    if type(code) is str and code in marked:
+        return marked[code]
     for phrase, source in tables.mark_phrases:
         if phrase in lower:
             return source
@@ -143,7 +144,7 @@ def _filtered_completion(answer: Answer, tables: Tables) -> LLMError:
     headers = answer.headers
     provider = (
         answer.provider
-        or _marked(tables, headers, None, (), "")
+        or _marked(tables, headers, None, None, None, "")
         or (found_by if names else None)
         or answer.sender
         or "openai"
@@ -166,12 +167,9 @@ def _filtered_completion(answer: Answer, tables: Tables) -> LLMError:
 
 def classify(answer: Answer) -> LLMError | None:
     """The common error for one answer; ``None`` when the answer is a success."""
-    tables = _sources.tables()
-    status = answer.status
-    error = answer.error
-    wrapper = answer.wrapper
-    hint = answer.hint
-    text = answer.text
+    tables = _sources.current()
+    (status, headers, raw_headers, document, error, text, cut, body, said, hint, sender,
+     provider, wrapper) = answer  # fmt: skip
     decided: Row | None = None
     if wrapper is not None:
         if error is None:
@@ -181,43 +179,39 @@ def classify(answer: Answer) -> LLMError | None:
         elif not wrapper.success:
             hint = None if wrapper.row is None else wrapper.row.kind
     elif error is None and hint is None and (status is None or status < 300):
-        if _all_filtered(answer.document):
+        if _all_filtered(document):
             return _filtered_completion(answer, tables)
-        if text is None and not answer.cut:
+        if text is None and not cut:
             return None
-        if status is not None and status >= 200 and answer.document is None:
+        if status is not None and status >= 200 and document is None:
             if text is None:
                 return None
-            return _make(
-                answer, K.BAD_RESPONSE, text_message(text, status, answer.cut), None, status
-            )
+            return _make(answer, K.BAD_RESPONSE, text_message(text, status, cut), None, status)
 
-    code = type_ = param = inner_code = None
-    message: str | None = None
+    code = type_ = param = inner_code = message = None
     if error is not None:
-        code = error.get("code")
-        type_ = error.get("type")
-        param = error.get("param")
-        inner = error.get("innererror") or error.get("inner_error")
-        if isinstance(inner, dict):
+        get = error.get
+        code = get("code")
+        type_ = get("type")
+        param = get("param")
+        inner = get("innererror") or get("inner_error")
+        if inner is not None and type(inner) is dict:
             inner_code = inner.get("code")
-        said = error.get("message")
-        if isinstance(said, str) and said:
-            message = said
-        elif said is not None:
-            message = str(said)
-        if status is None:
-            if isinstance(code, int) and 400 <= code < 600:
+        message = get("message")
+        if message is not None and type(message) is not str:
+            message = str(message)
+        if status is None and code is not None:
+            if type(code) is int and 400 <= code < 600:
                 status = code
-            elif isinstance(code, str) and len(code) == 3 and code.isdigit():
+            elif type(code) is str and len(code) == 3 and code.isdigit():
                 status = int(code)
-    if message is None:
-        if answer.message:
-            message = answer.message
+    if not message:
+        if said:
+            message = said
         elif text is not None:
-            message = text_message(text, status, answer.cut)
+            message = text_message(text, status, cut)
         elif status is not None:
-            empty = answer.document is None
+            empty = document is None
             message = f"HTTP {status} with {'an empty body' if empty else 'no error message'}"
             if 300 <= status < 400:
                 message += " (a 3xx status, not an answer)"
@@ -231,12 +225,20 @@ def classify(answer: Answer) -> LLMError | None:
     lower = message[:_SCANNED].lower()
 
     # 1. a specific code; 2. a phrase that names the failure outright
-    codes = tables.codes
     row = decided
     if row is None:
-        row = _code_row(codes, inner_code) or _code_row(codes, code)
-        if row is None and type_ is not None and str(type_).lower() not in tables.types:
-            row = _code_row(codes, type_)
+        codes = tables.codes
+        found = None
+        if inner_code is not None:
+            found = codes.get(inner_code.lower() if type(inner_code) is str else _key(inner_code))
+        if found is None and code is not None:
+            found = codes.get(code.lower() if type(code) is str else _key(code))
+        if found is None and type_ is not None:
+            type_key = type_.lower() if type(type_) is str else _key(type_)
+            if type_key not in tables.types:
+                found = codes.get(type_key)
+        if found is not None:
+            row = found[0]
     retryable: bool | None = None
     if row is None:
         for needle, candidate in tables.phrases:
@@ -244,89 +246,95 @@ def classify(answer: Answer) -> LLMError | None:
                 row = candidate
                 break
     elif row.retryable is None:
-        for needle, refined in tables.refiners.get(row.kind, ()):
-            if needle in lower:
-                retryable = refined
-                break
+        refiners = tables.refiners.get(row.kind)
+        if refiners:
+            for needle, refined in refiners:
+                if needle in lower:
+                    retryable = refined
+                    break
     # 3. the status; 4. a generic type, what the exception said, weak hints
-    if row is None and status is not None and status >= 300:
-        row = _status_row(tables, status)
-    if row is None and type_ is not None:
-        row = tables.types.get(str(type_).lower())
-    if row is None and hint is not None:
-        row = ROW_OF[hint]
     if row is None:
-        for needle, candidate in tables.hints:
-            if needle in lower:
-                row = candidate
-                break
-    if row is None:
-        no_failure = error is None and (status is None or status < 400)
-        row = ROW_OF[K.BAD_RESPONSE if no_failure else K.UNKNOWN]
+        if status is not None and status >= 300:
+            row = _status_row(tables, status)
+        elif type_ is not None and _key(type_) in tables.types:
+            row = tables.types[_key(type_)]
+        elif hint is not None:
+            row = ROW_OF[hint]
+        else:
+            for needle, candidate in tables.hints:
+                if needle in lower:
+                    row = candidate
+                    break
+            else:
+                no_failure = error is None and (status is None or status < 400)
+                row = ROW_OF[K.BAD_RESPONSE if no_failure else K.UNKNOWN]
     kind = row.kind
     if retryable is None:
         retryable = row.retryable
+        if retryable is None:
+            retryable = kind in RETRYABLE_KINDS
 
-    headers = answer.headers
     retry_after: float | None = None
     rid: str | None = None
     if headers:
         should_retry = headers.get("x-should-retry")
-        if should_retry == "true":
-            retryable = True
-        elif should_retry == "false":
-            retryable = False
+        if should_retry is not None:
+            if should_retry == "true":
+                retryable = True
+            elif should_retry == "false":
+                retryable = False
         retry_after = headers_retry_after(headers)
         rid = request_id(headers)
-    if retry_after is None and "try" in lower:
-        retry_after = retry_after_from_message(message, lower)
-    if retry_after is None and kind is K.RATE_LIMITED and headers:
-        retry_after = ratelimit_reset(headers)
+    if retry_after is None:
+        if "try" in lower:
+            retry_after = retry_after_from_message(message, lower)
+        if retry_after is None and kind is K.RATE_LIMITED and headers:
+            retry_after = ratelimit_reset(headers)
 
     if rid is None:
         if wrapper is not None:
             rid = wrapper.request_id
-        else:
-            document = answer.document
-            if type(document) is dict:
-                value = document.get("request_id")
-                if isinstance(value, (str, int)) and value != "":
-                    rid = str(value)
-    if rid is None:
-        rid = request_id_in_text(message, lower)
+        elif type(document) is dict and "request_id" in document:
+            value = document["request_id"]
+            if isinstance(value, (str, int)) and value != "":
+                rid = str(value)
+        if rid is None and "request id" in lower:
+            rid = request_id_in_text(message, lower)
 
-    provider = answer.provider
     if provider is None:
         if wrapper is not None:
             provider = wrapper.provider
         else:
             provider = (
-                _marked(tables, headers, error, (inner_code, code), lower)
-                or answer.sender
+                _marked(tables, headers, error, inner_code, code, lower)
+                or sender
                 or ("openai" if error is not None else "unknown")
             )
-    if answer.cut:
+    if cut:
         if text is not None:
             message += f" [body cut: only the first {MAX_KEPT_TEXT} characters were kept]"
         else:
             message += f" [body cut: it held over {MAX_PARSED_BODY // 1024} KB; long values were shortened]"
+    if code is not None:
+        if type(code) is not str:
+            code = str(code)
+    elif inner_code is not None:
+        code = str(inner_code)
     return ERROR_CLASSES[kind]._make(
         {
             "kind": kind,
             "_message": message,
             "retryable": retryable,
-            "retry_after": retry_after,
             "status": status,
-            "code": str(code)
-            if code is not None
-            else (None if inner_code is None else str(inner_code)),
+            "code": code,
             "request_id": rid,
+            "retry_after": retry_after,
             "provider": provider,
-            "type": None if type_ is None else str(type_),
-            "param": None if param is None else str(param),
+            "type": type_ if type_ is None or type(type_) is str else str(type_),
+            "param": param if param is None or type(param) is str else str(param),
             "billed": None if wrapper is None else wrapper.billed,
-            "_raw_headers": answer.raw_headers,
-            "_raw_body": answer.body,
+            "_raw_headers": raw_headers,
+            "_raw_body": body,
             "_answer": answer,
         }
     )

@@ -130,16 +130,17 @@ class LLMError(legacy.OpenAIError):
 
         The translation path's constructor: it skips the converters that the
         public constructor runs, because every value it is given is already
-        converted, and fills the instance's ``__dict__`` in one step. Attributes
-        left out take their defaults (:data:`_DEFAULTS`, from the field list).
+        converted, and makes *values* (a dict the caller gives up) the instance's
+        ``__dict__``. Attributes left out take their defaults (:data:`_DEFAULTS`,
+        from the field list).
         """
         self = BaseException.__new__(cls)
-        state = self.__dict__
-        state.update(_DEFAULTS)
-        state.update(values)
-        if state["retryable"] is None:
-            state["retryable"] = state["kind"].retryable
-        state["_shown"] = {}
+        if len(values) < _FULL:
+            values = {**_DEFAULTS, **values}
+        if values["retryable"] is None:
+            values["retryable"] = values["kind"].retryable
+        values["_shown"] = {}
+        _set_state(self, values)  # the dict becomes the instance's: nothing is copied
         return self
 
     @property
@@ -292,6 +293,9 @@ _REPR_NAMES = tuple(
 )
 #: Every attribute at its default, for :meth:`LLMError._make`.
 _DEFAULTS = {a.name: a.default for a in attrs.fields(LLMError) if not hasattr(a.default, "factory")}
+#: How many attributes :meth:`LLMError._make` fills when given all of them (``_shown`` aside).
+_FULL = len(_DEFAULTS)
+_set_state = BaseException.__dict__["__dict__"].__set__
 
 
 def _rebuild(cls: type[LLMError], fields: dict[str, Any]) -> LLMError:

@@ -179,7 +179,9 @@ class Tables:
         "content_filters",
         "header_names",
         "hints",
+        "mark_header_names",
         "mark_headers",
+        "mark_key_names",
         "mark_keys",
         "mark_phrases",
         "marked_codes",
@@ -223,6 +225,8 @@ class Tables:
         self.refiners = {kind: tuple(found) for kind, found in refiners.items()}
         self.mark_headers = tuple((h, s.name) for s in sources for h in sorted(s.mark_headers))
         self.mark_keys = tuple((k, s.name) for s in sources for k in sorted(s.mark_keys))
+        self.mark_header_names = frozenset(h for h, _ in self.mark_headers)
+        self.mark_key_names = frozenset(k for k, _ in self.mark_keys)
         self.mark_phrases = tuple((p, s.name) for s in sources for p in s.mark_phrases)
         self.unwrappers = tuple(s.unwrap for s in sources if s.unwrap is not None)
         self.nested = tuple(reader for s in sources for reader in s.nested)
@@ -268,6 +272,14 @@ def tables() -> Tables:
         if not _tables:
             _tables.append(Tables(sources()))
         return _tables[0]
+
+
+def current() -> Tables:
+    """:func:`tables`, for the reading path: one list lookup once the tables are built."""
+    try:
+        return _tables[0]
+    except IndexError:
+        return tables()
 
 
 def register_source(source: Source) -> None:

@@ -37,6 +37,8 @@ _BUILTIN: dict[str, str] = {
 }
 _registry: dict[str, Adapter | str] = dict(_BUILTIN)
 _by_class: dict[type, Adapter | None] = {}
+_UNKNOWN: Any = object()
+_set_cause = BaseException.__dict__["__cause__"].__set__
 _lock = threading.Lock()
 
 
@@ -109,13 +111,16 @@ def translate(exc: BaseException) -> LLMError | None:
     if not isinstance(exc, Exception):
         return None
     try:
-        adapter = adapter_for(type(exc))
+        cls = type(exc)
+        adapter: Adapter | None = _by_class.get(cls, _UNKNOWN)
+        if adapter is _UNKNOWN:
+            adapter = adapter_for(cls)
         if adapter is None:
             return None
         error = adapter(exc)
         if error is not None and error is not exc and error.__cause__ is None:
             # BaseException's own setter: the frozen class's __setattr__ is slower.
-            BaseException.__setattr__(error, "__cause__", exc)
+            _set_cause(error, exc)
         return error
     except Exception as bug:
         log.error("compat could not translate %s", type(exc).__qualname__, exc_info=bug)

@@ -325,3 +325,17 @@ def test_azure_wording_is_evidence_of_azure(
     error = compat.from_response(status, {}, body)
     assert error is not None
     assert ("azure", kind, retry_after) == (error.provider, error.kind.value, error.retry_after)
+
+
+def test_the_inner_code_is_the_code_when_the_error_has_none() -> None:
+    """An error object whose only code is its innererror's keeps that code."""
+    body = {
+        "error": {"message": "filtered", "innererror": {"code": "ResponsibleAIPolicyViolation"}}
+    }
+    error = compat.from_response(400, {}, body)
+    assert error is not None
+    assert ("ResponsibleAIPolicyViolation", "content_filtered", "azure") == (
+        error.code,
+        error.kind.value,
+        error.provider,
+    )
