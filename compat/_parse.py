@@ -12,7 +12,6 @@ import json
 import re
 import time
 from collections.abc import Mapping
-from operator import itemgetter
 from typing import Any
 
 #: A body longer than this is not parsed as JSON; its first bytes are kept as text.
@@ -263,41 +262,40 @@ SIGNAL_HEADERS = frozenset(
     }
 )
 _BYTES: dict[frozenset[str], frozenset[bytes]] = {}
-_SECOND = itemgetter(1)
-_THIRD = itemgetter(2)
 
 
 def signal_headers(headers: Any, names: frozenset[str] = SIGNAL_HEADERS) -> dict[str, str]:
     """The headers in *names* (default :data:`SIGNAL_HEADERS`), names lower-cased,
     from any header container.
 
-    One pass over the container (in C, for httpx's headers and plain dicts),
-    decoding only the few headers that matter; the rest stay untouched until
-    someone reads the error's ``headers``.
+    One pass over the container, decoding only the few headers that matter; the
+    rest stay untouched until someone reads the error's ``headers``.
     """
     if not headers:
         return {}
+    out: dict[str, str] = {}
     try:
         entries = getattr(headers, "_list", None)  # httpx / httpx2: (raw, lower, value) bytes
         if type(entries) is list and len(entries[0]) == 3:
             wanted = _BYTES.get(names)
             if wanted is None:
                 wanted = _BYTES[names] = frozenset(name.encode("ascii") for name in names)
-            found = dict(zip(map(_SECOND, entries), map(_THIRD, entries)))
-            return {
-                name.decode("ascii"): found[name].decode("latin-1")
-                for name in found.keys() & wanted
-            }
-        if type(headers) is dict:
-            lowered = dict(zip(map(str.lower, headers), headers.values()))
-            out = {}
-            for name in lowered.keys() & names:
-                value = lowered[name]
-                if type(value) is not str:
-                    value = value.decode("latin-1") if type(value) is bytes else str(value)
-                out[name] = value
+            for _, name, value in entries:
+                if name in wanted:
+                    out[name.decode("ascii")] = value.decode("latin-1")
             return out
-    except Exception:  # noqa: BLE001 - bytes names, odd values: the general reading below
+        if type(headers) is dict:
+            for name, value in headers.items():
+                if type(name) is not str:
+                    break  # bytes names: the general reading below decodes them
+                key = name.lower()
+                if key in names:
+                    if type(value) is not str:
+                        value = value.decode("latin-1") if type(value) is bytes else str(value)
+                    out[key] = value
+            else:
+                return out
+    except Exception:  # noqa: BLE001 - odd values: the general reading below
         pass
     return {k: v for k, v in lower_headers(headers).items() if k in names}
 
