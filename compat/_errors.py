@@ -1,4 +1,18 @@
-"""The common error model: ``LLMError`` and one subclass per kind."""
+"""The common error model: ``LLMError`` and one subclass per kind.
+
+The fields are attrs fields of :class:`LLMError`; that one list is behind the
+public constructor, the translation path's :meth:`LLMError._make`, pickling
+(:meth:`LLMError.fields`), equality and ``repr``.
+
+Legacy bases: ``LLMError`` is a ``compat.legacy.OpenAIError``, and a per-kind
+class has a second base only where a handler written for ``openai<1`` must catch
+it with a legacy ``except`` clause (the table in README's "Migrating from
+openai<1"): ``except openai.error.RateLimitError`` catches ``RateLimitError`` and
+``QuotaExceededError``, ``InvalidRequestError`` catches the invalid request,
+context length, content filter and not-found classes, ``APIError`` catches
+``ServerError`` (and ``OverloadedError``), ``BadResponseError`` and
+``UnknownError``. ``OutputTruncatedError`` has none: no legacy class meant it.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +25,11 @@ import attrs
 
 from compat import _legacy_errors as legacy
 from compat._kinds import ErrorKind
+from compat._parse import lower_headers, parse_duration, signal_headers
+from compat._redact import redact_data, redact_headers, redact_text
 
 if TYPE_CHECKING:
     from compat._content_filter import ContentFilterResult
-from compat._parse import lower_headers, parse_duration, signal_headers
-from compat._redact import redact_data, redact_headers, redact_text
 
 
 def _to_kind(value: ErrorKind | str) -> ErrorKind:
