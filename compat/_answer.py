@@ -92,7 +92,7 @@ def read_answer(
             status = int(status)
         except (TypeError, ValueError, OverflowError):
             status = None
-    tables = _sources.current()
+    tables = _sources.CURRENT or _sources.tables()
     cut = False
     text: str | None = None
     if type(body) is dict or type(body) is list:  # parsed already, by an SDK or the caller

@@ -167,9 +167,8 @@ def _filtered_completion(answer: Answer, tables: Tables) -> LLMError:
 
 def classify(answer: Answer) -> LLMError | None:
     """The common error for one answer; ``None`` when the answer is a success."""
-    tables = _sources.current()
-    (status, headers, raw_headers, document, error, text, cut, body, said, hint, sender,
-     provider, wrapper) = answer  # fmt: skip
+    tables = _sources.CURRENT or _sources.tables()
+    error, wrapper, hint, status = answer.error, answer.wrapper, answer.hint, answer.status
     decided: Row | None = None
     if wrapper is not None:
         if error is None:
@@ -179,52 +178,96 @@ def classify(answer: Answer) -> LLMError | None:
         elif not wrapper.success:
             hint = None if wrapper.row is None else wrapper.row.kind
     elif error is None and hint is None and (status is None or status < 300):
-        if _all_filtered(document):
-            return _filtered_completion(answer, tables)
-        if text is None and not cut:
-            return None
-        if status is not None and status >= 200 and document is None:
-            if text is None:
-                return None
-            return _make(answer, K.BAD_RESPONSE, text_message(text, status, cut), None, status)
+        done = _no_error(answer, tables)
+        if done is not _READ_ON:
+            return done
 
-    code = type_ = param = inner_code = message = None
+    code = type_ = param = inner_code = None
     if error is not None:
-        get = error.get
-        code = get("code")
-        type_ = get("type")
-        param = get("param")
-        inner = get("innererror") or get("inner_error")
-        if inner is not None and type(inner) is dict:
-            inner_code = inner.get("code")
-        message = get("message")
-        if message is not None and type(message) is not str:
-            message = str(message)
-        if status is None and code is not None:
-            if type(code) is int and 400 <= code < 600:
-                status = code
-            elif type(code) is str and len(code) == 3 and code.isdigit():
-                status = int(code)
-    if not message:
-        if said:
-            message = said
-        elif text is not None:
-            message = text_message(text, status, cut)
-        elif status is not None:
-            empty = document is None
-            message = f"HTTP {status} with {'an empty body' if empty else 'no error message'}"
-            if 300 <= status < 400:
-                message += " (a 3xx status, not an answer)"
-        else:
-            message = "The service answered with an error and no message"
-    if len(message) > MAX_MESSAGE:
-        message = (
-            f"{message[:MAX_MESSAGE]} [message cut: only the first {MAX_MESSAGE} of"
-            f" {len(message)} characters were kept]"
-        )
+        code, type_, param, inner_code, status = _fields(error, status)
+    message = _message(answer, error, status)
     lower = message[:_SCANNED].lower()
+    row, retryable = decide(tables, decided, inner_code, code, type_, lower, status, hint, error)
+    kind = row.kind
 
-    # 1. a specific code; 2. a phrase that names the failure outright
+    headers = answer.headers
+    retry_after: float | None = None
+    rid: str | None = None
+    if headers:
+        should_retry = headers.get("x-should-retry")
+        if should_retry is not None:
+            if should_retry == "true":
+                retryable = True
+            elif should_retry == "false":
+                retryable = False
+        retry_after = headers_retry_after(headers)
+        rid = request_id(headers)
+    if retry_after is None:
+        if "try" in lower:
+            retry_after = retry_after_from_message(message, lower)
+        if retry_after is None and kind is K.RATE_LIMITED and headers:
+            retry_after = ratelimit_reset(headers)
+    if rid is None:
+        rid = _request_id_in_body(answer, message, lower)
+
+    provider = answer.provider
+    if provider is None:
+        if wrapper is not None:
+            provider = wrapper.provider
+        else:
+            provider = (
+                _marked(tables, headers, error, inner_code, code, lower)
+                or answer.sender
+                or ("openai" if error is not None else "unknown")
+            )
+    if answer.cut:
+        if answer.text is not None:
+            message += f" [body cut: only the first {MAX_KEPT_TEXT} characters were kept]"
+        else:
+            message += f" [body cut: it held over {MAX_PARSED_BODY // 1024} KB; long values were shortened]"
+    if code is not None:
+        if type(code) is not str:
+            code = str(code)
+    elif inner_code is not None:
+        code = str(inner_code)
+    return ERROR_CLASSES[kind]._make(
+        {
+            "kind": kind,
+            "_message": message,
+            "retryable": retryable,
+            "status": status,
+            "code": code,
+            "request_id": rid,
+            "retry_after": retry_after,
+            "provider": provider,
+            "type": type_ if type_ is None or type(type_) is str else str(type_),
+            "param": param if param is None or type(param) is str else str(param),
+            "billed": None if wrapper is None else wrapper.billed,
+            "_raw_headers": answer.raw_headers,
+            "_raw_body": answer.body,
+            "_answer": answer,
+        }
+    )
+
+
+def decide(
+    tables: Tables,
+    decided: Row | None,
+    inner_code: Any,
+    code: Any,
+    type_: Any,
+    lower: str,
+    status: int | None,
+    hint: ErrorKind | None,
+    error: Mapping[str, Any] | None,
+) -> tuple[Row, bool]:
+    """The row that decides an answer's kind, in DESIGN's order, and its retryability.
+
+    *decided* is an envelope's row that decides on its own; *lower* the message,
+    lower-cased; *hint* what the exception's class (or an envelope around an
+    upstream error) said.
+    """
+    # 1. a specific code
     row = decided
     if row is None:
         codes = tables.codes
@@ -239,6 +282,7 @@ def classify(answer: Answer) -> LLMError | None:
                 found = codes.get(type_key)
         if found is not None:
             row = found[0]
+    # 2. a phrase that names the failure outright; or one that refines a code's retryability
     retryable: bool | None = None
     if row is None:
         for needle, candidate in tables.phrases:
@@ -268,76 +312,88 @@ def classify(answer: Answer) -> LLMError | None:
             else:
                 no_failure = error is None and (status is None or status < 400)
                 row = ROW_OF[K.BAD_RESPONSE if no_failure else K.UNKNOWN]
-    kind = row.kind
     if retryable is None:
         retryable = row.retryable
         if retryable is None:
-            retryable = kind in RETRYABLE_KINDS
+            retryable = row.kind in RETRYABLE_KINDS
+    return row, retryable
 
-    retry_after: float | None = None
-    rid: str | None = None
-    if headers:
-        should_retry = headers.get("x-should-retry")
-        if should_retry is not None:
-            if should_retry == "true":
-                retryable = True
-            elif should_retry == "false":
-                retryable = False
-        retry_after = headers_retry_after(headers)
-        rid = request_id(headers)
-    if retry_after is None:
-        if "try" in lower:
-            retry_after = retry_after_from_message(message, lower)
-        if retry_after is None and kind is K.RATE_LIMITED and headers:
-            retry_after = ratelimit_reset(headers)
 
-    if rid is None:
-        if wrapper is not None:
-            rid = wrapper.request_id
-        elif type(document) is dict and "request_id" in document:
+def _fields(error: Mapping[str, Any], status: int | None) -> tuple[Any, Any, Any, Any, int | None]:
+    """An error object's code, type, param and inner code; and the status its code restates
+    when the answer had none."""
+    get = error.get
+    code = get("code")
+    inner = get("innererror") or get("inner_error")
+    inner_code = inner.get("code") if inner is not None and type(inner) is dict else None
+    if status is None and code is not None:
+        if type(code) is int and 400 <= code < 600:
+            status = code
+        elif type(code) is str and len(code) == 3 and code.isdigit():
+            status = int(code)
+    return code, get("type"), get("param"), inner_code, status
+
+
+def _message(answer: Answer, error: Mapping[str, Any] | None, status: int | None) -> str:
+    """What the error says: the error object's message, else the exception's, else words
+    for the body or the status; cut at :data:`MAX_MESSAGE` characters."""
+    message = None if error is None else error.get("message")
+    if message is not None and type(message) is not str:
+        message = str(message)
+    if not message:
+        if answer.message:
+            message = answer.message
+        elif answer.text is not None:
+            message = text_message(answer.text, status, answer.cut)
+        elif status is not None:
+            empty = answer.document is None
+            message = f"HTTP {status} with {'an empty body' if empty else 'no error message'}"
+            if 300 <= status < 400:
+                message += " (a 3xx status, not an answer)"
+        else:
+            message = "The service answered with an error and no message"
+    if len(message) > MAX_MESSAGE:
+        message = (
+            f"{message[:MAX_MESSAGE]} [message cut: only the first {MAX_MESSAGE} of"
+            f" {len(message)} characters were kept]"
+        )
+    return message
+
+
+def _request_id_in_body(answer: Answer, message: str, lower: str) -> str | None:
+    """The request id an envelope or the body gives, else the one the message quotes."""
+    wrapper = answer.wrapper
+    if wrapper is not None:
+        if wrapper.request_id is not None:
+            return wrapper.request_id
+    else:
+        document = answer.document
+        if type(document) is dict and "request_id" in document:
             value = document["request_id"]
             if isinstance(value, (str, int)) and value != "":
-                rid = str(value)
-        if rid is None and "request id" in lower:
-            rid = request_id_in_text(message, lower)
+                return str(value)
+    return request_id_in_text(message, lower) if "request id" in lower else None
 
-    if provider is None:
-        if wrapper is not None:
-            provider = wrapper.provider
-        else:
-            provider = (
-                _marked(tables, headers, error, inner_code, code, lower)
-                or sender
-                or ("openai" if error is not None else "unknown")
-            )
-    if cut:
-        if text is not None:
-            message += f" [body cut: only the first {MAX_KEPT_TEXT} characters were kept]"
-        else:
-            message += f" [body cut: it held over {MAX_PARSED_BODY // 1024} KB; long values were shortened]"
-    if code is not None:
-        if type(code) is not str:
-            code = str(code)
-    elif inner_code is not None:
-        code = str(inner_code)
-    return ERROR_CLASSES[kind]._make(
-        {
-            "kind": kind,
-            "_message": message,
-            "retryable": retryable,
-            "status": status,
-            "code": code,
-            "request_id": rid,
-            "retry_after": retry_after,
-            "provider": provider,
-            "type": type_ if type_ is None or type(type_) is str else str(type_),
-            "param": param if param is None or type(param) is str else str(param),
-            "billed": None if wrapper is None else wrapper.billed,
-            "_raw_headers": raw_headers,
-            "_raw_body": body,
-            "_answer": answer,
-        }
-    )
+
+#: What :func:`_no_error` gives when the answer's text must still be read for a kind.
+_READ_ON: Any = object()
+
+
+def _no_error(answer: Answer, tables: Tables) -> LLMError | None:
+    """An answer with no error object, no failed status and no class that said failure: a
+    success, a completion the content filter stopped, a success that cannot be read, or
+    (:data:`_READ_ON`) text with no status to read on."""
+    status, text = answer.status, answer.text
+    if _all_filtered(answer.document):
+        return _filtered_completion(answer, tables)
+    if text is None and not answer.cut:
+        return None
+    if status is not None and status >= 200 and answer.document is None:
+        if text is None:
+            return None
+        message = text_message(text, status, answer.cut)
+        return _make(answer, K.BAD_RESPONSE, message, None, status)
+    return _READ_ON  # type: ignore[no-any-return]
 
 
 def _make(

@@ -264,22 +264,21 @@ def sources() -> tuple[Source, ...]:
         return (*_added, *_builtin)
 
 
+#: The merged tables once built (``None`` until then, and after a change): what the
+#: reading path reads, as ``CURRENT or tables()``, without a call.
+CURRENT: Tables | None = None
+
+
 def tables() -> Tables:
     """The merged tables of every source (built on first use, rebuilt after a change)."""
+    global CURRENT
     if _tables:
         return _tables[0]
     with _lock:
         if not _tables:
             _tables.append(Tables(sources()))
+            CURRENT = _tables[0]
         return _tables[0]
-
-
-def current() -> Tables:
-    """:func:`tables`, for the reading path: one list lookup once the tables are built."""
-    try:
-        return _tables[0]
-    except IndexError:
-        return tables()
 
 
 def register_source(source: Source) -> None:
@@ -292,20 +291,26 @@ def register_source(source: Source) -> None:
     with _lock:
         _added[:] = [s for s in _added if s.name != source.name]
         _added.insert(0, source)
-        _tables.clear()
+        _forget()
 
 
 def unregister_source(name: str) -> None:
     """Forget the source registered under *name* (built-in sources stay)."""
     with _lock:
         _added[:] = [s for s in _added if s.name != name]
-        _tables.clear()
+        _forget()
 
 
 def changed() -> None:
     """Rebuild the merged tables at next use: a source's readers changed what they know."""
     with _lock:
-        _tables.clear()
+        _forget()
+
+
+def _forget() -> None:
+    global CURRENT
+    CURRENT = None
+    _tables.clear()
 
 
 def content_filter(body: Any) -> tuple[Any, ...]:
