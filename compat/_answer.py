@@ -37,7 +37,7 @@ class Answer(NamedTuple):
     *status* is the HTTP status (``None`` when there was none); *headers* the
     decision headers, names lower-cased; *raw_headers* the headers as received;
     *document* the parsed body (or ``None``); *error* the error object found in
-    it, innermost first (or ``None``); *text* the body as text when it was not
+    it, the innermost when errors are nested (or ``None``); *text* the body as text when it was not
     JSON (a bounded prefix); *cut* whether the body was longer than what was read;
     *body* what an error made from this answer keeps as its body (the envelope,
     the document, or the text). *message* and *hint* are what the exception said
