@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from compat._kinds import ErrorKind
+from compat.extend import ErrorKind
 
 
 def kind_by_class(cls: type, table: dict[str, ErrorKind | None]) -> tuple[bool, ErrorKind | None]:

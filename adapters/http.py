@@ -4,20 +4,89 @@ Transport failures become ``timeout`` or ``connection``; an exception that holds
 an HTTP response (``requests.HTTPError``, ``httpx.HTTPStatusError``) is read as
 that answer. Usage errors of the library (reading a stream twice, a cookie
 conflict) are the caller's bugs and give ``None``.
+
+This module also owns what HTTP itself says (:data:`SOURCE`): what each status
+means when nothing more specific was said, and the reason phrases and common
+words that hint at a failure when nothing else did.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from adapters._common import describe, kind_by_class
-from compat._classify import build, classify
-from compat._errors import LLMError
-from compat._kinds import ErrorKind
-from compat._parse import signal_headers
-from compat._redact import redact_url
+from compat.adapters._common import describe, kind_by_class
+from compat.extend import (
+    ErrorKind,
+    LLMError,
+    Row,
+    Source,
+    classify,
+    make_error,
+    read_answer,
+    redact_url,
+)
 
 K = ErrorKind
+
+SOURCE = Source(
+    name="http",
+    # What a status means when nothing more specific was said (RFC 9110, and the
+    # 52x statuses of Cloudflare and other proxies). Other 4xx are invalid_request,
+    # other 5xx server_error, a 3xx where an answer was due bad_response.
+    statuses={
+        400: Row(K.INVALID_REQUEST),
+        401: Row(K.AUTHENTICATION),
+        402: Row(K.QUOTA_EXCEEDED),
+        403: Row(K.PERMISSION_DENIED),
+        404: Row(K.NOT_FOUND),
+        405: Row(K.INVALID_REQUEST),
+        407: Row(K.CONNECTION),
+        408: Row(K.TIMEOUT),
+        409: Row(K.CONFLICT),
+        410: Row(K.NOT_FOUND),
+        413: Row(K.INVALID_REQUEST),
+        414: Row(K.INVALID_REQUEST),
+        415: Row(K.INVALID_REQUEST),
+        422: Row(K.INVALID_REQUEST),
+        425: Row(K.CONFLICT),
+        429: Row(K.RATE_LIMITED),
+        499: Row(K.TIMEOUT),
+        500: Row(K.SERVER_ERROR),
+        501: Row(K.INVALID_REQUEST),
+        502: Row(K.SERVER_ERROR),
+        503: Row(K.OVERLOADED),
+        504: Row(K.TIMEOUT),
+        520: Row(K.SERVER_ERROR),
+        521: Row(K.CONNECTION),
+        522: Row(K.TIMEOUT),
+        523: Row(K.CONNECTION),
+        524: Row(K.TIMEOUT),
+        525: Row(K.CONNECTION),
+        526: Row(K.CONNECTION),
+        529: Row(K.OVERLOADED),
+        598: Row(K.TIMEOUT),
+        599: Row(K.TIMEOUT),
+    },
+    phrases={"internal server error": Row(K.SERVER_ERROR)},
+    # Weak hints: read only when no code, phrase, status or type spoke.
+    hints={
+        "rate limit": Row(K.RATE_LIMITED),
+        "too many requests": Row(K.RATE_LIMITED),
+        "timed out": Row(K.TIMEOUT),
+        "timeout": Row(K.TIMEOUT),
+        "api key": Row(K.AUTHENTICATION),
+        "api_key": Row(K.AUTHENTICATION),
+        "authentication": Row(K.AUTHENTICATION),
+        "unauthorized": Row(K.AUTHENTICATION),
+        "does not exist": Row(K.NOT_FOUND),
+        "not found": Row(K.NOT_FOUND),
+        "temporarily unavailable": Row(K.OVERLOADED),
+        "service unavailable": Row(K.OVERLOADED),
+        "maintenance": Row(K.OVERLOADED),
+        "connection": Row(K.CONNECTION),
+        "network": Row(K.CONNECTION),
+    },
+)
 
 #: ``requests.exceptions``, most specific names first along any MRO.
 REQUESTS_KINDS: dict[str, ErrorKind | None] = {
@@ -118,15 +187,8 @@ def read_response(
         content = response.content
     except Exception:  # noqa: BLE001 - an unread stream has no content to give
         content = None
-    raw_headers = getattr(response, "headers", None)
-    return classify(
-        status,
-        signal_headers(raw_headers),
-        content,
-        provider=provider,
-        fallback_provider=fallback,
-        keep_headers=raw_headers,
-    )
+    headers = getattr(response, "headers", None)
+    return classify(read_answer(status, headers, content, provider=provider, sender=fallback))
 
 
 def _translate(
@@ -145,7 +207,7 @@ def _translate(
             if error is not None:
                 return error
         kind = K.UNKNOWN
-    return build(kind, _message(exc))
+    return make_error(kind, _message(exc))
 
 
 def translate_requests(exc: BaseException) -> LLMError | None:

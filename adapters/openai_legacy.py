@@ -16,18 +16,19 @@ The tree of openai 0.28.1::
     └── SignatureVerificationError -> authentication
 
 The SDK is configured globally: when ``openai.api_type`` is an Azure type, the
-errors are Azure's.
+errors are Azure's. The answers themselves are OpenAI's (or Azure's) wire format,
+whose rows live in :mod:`compat.adapters.openai_v1` (and :mod:`compat.adapters.azure`);
+this module owns the legacy SDK's classes.
 """
 
 from __future__ import annotations
 
 import sys
+from typing import Any
 
-from adapters._common import kind_by_class
-from compat._classify import classify
-from compat._errors import LLMError
-from compat._kinds import ErrorKind
-from compat._parse import signal_headers
+from compat.adapters import azure
+from compat.adapters._common import kind_by_class
+from compat.extend import MAX_PARSED_BODY, ErrorKind, LLMError, classify, read_answer
 
 K = ErrorKind
 
@@ -53,8 +54,7 @@ _CLASS_FIRST = frozenset({K.TIMEOUT, K.CONNECTION, K.CONFLICT})
 
 def _provider() -> str:
     openai = sys.modules.get("openai")
-    api_type = str(getattr(openai, "api_type", "") or "").lower()
-    return "azure" if api_type.startswith("azure") else "openai"
+    return "azure" if azure.is_azure_api_type(getattr(openai, "api_type", "")) else "openai"
 
 
 def translate(exc: BaseException) -> LLMError | None:
@@ -63,38 +63,23 @@ def translate(exc: BaseException) -> LLMError | None:
     if not found:
         return None
     status = getattr(exc, "http_status", None)
-    raw_headers = getattr(exc, "headers", None)
-    headers = signal_headers(raw_headers)
+    headers = getattr(exc, "headers", None)
     document = getattr(exc, "json_body", None)
     message = getattr(exc, "user_message", None) or str(exc)
     provider = _provider()
+    raw: Any = getattr(exc, "http_body", None)
+    size = len(raw) if isinstance(raw, (str, bytes)) else None
     if hint in _CLASS_FIRST and status is None:
         document = {"error": {"message": message}}
+    elif size is not None and size > MAX_PARSED_BODY:
+        document = None  # too large to keep whole: the raw body is read from its prefix
     if document is not None:
-        return classify(
-            status,
-            headers,
-            None,
-            fallback_provider=provider,
-            message=message,
-            hint=hint,
-            document=document,
-            parsed=True,
-            keep_headers=raw_headers,
+        answer = read_answer(
+            status, headers, document, sender=provider, message=message, hint=hint, size=size
         )
-    if status is not None:
-        raw = getattr(exc, "http_body", None)
-        return classify(
-            status, headers, raw, fallback_provider=provider, hint=hint, keep_headers=raw_headers
-        )
-    return classify(
-        None,
-        headers,
-        None,
-        fallback_provider=provider,
-        message=message,
-        hint=hint,
-        document={"error": {"message": message, "code": getattr(exc, "code", None)}},
-        parsed=True,
-        keep_headers=raw_headers,
-    )
+    elif status is not None:
+        answer = read_answer(status, headers, raw, sender=provider, hint=hint)
+    else:
+        error = {"error": {"message": message, "code": getattr(exc, "code", None)}}
+        answer = read_answer(None, headers, error, sender=provider, message=message, hint=hint)
+    return classify(answer)

@@ -21,21 +21,123 @@ The tree, from ``openai._exceptions``::
 An ``APIStatusError`` is read like a raw answer: its status, its response's
 headers and its body, so that a 429 is told apart as ``rate_limited``,
 ``quota_exceeded`` or ``overloaded`` by what the server said.
+
+This module also owns OpenAI's wire format (:data:`SOURCE`): the codes, types
+and phrases of OpenAI's error objects, which the legacy SDK and most
+OpenAI-compatible servers send too. Wording that other servers share with
+OpenAI's (an Anthropic-style "prompt is too long", "insufficient balance") sits
+here until its family has a module of its own.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from adapters._common import describe, kind_by_class
-from adapters.http import HTTPX_KINDS
-from compat._classify import build, classify
-from compat._content_filter import read_content_filter
-from compat._errors import LLMError
-from compat._kinds import ErrorKind
-from compat._parse import signal_headers
+from compat.adapters import azure
+from compat.adapters._common import describe, kind_by_class
+from compat.adapters.http import HTTPX_KINDS
+from compat.extend import (
+    MAX_PARSED_BODY,
+    ErrorKind,
+    LLMError,
+    Row,
+    Source,
+    classify,
+    make_error,
+    read_answer,
+)
 
 K = ErrorKind
+
+SOURCE = Source(
+    name="openai",
+    # Codes of OpenAI's error objects (platform.openai.com/docs/guides/error-codes),
+    # and specific types (Anthropic-style `overloaded_error`) that decide on their own.
+    codes={
+        # quota and billing
+        "insufficient_quota": Row(K.QUOTA_EXCEEDED),
+        "insufficient_user_quota": Row(K.QUOTA_EXCEEDED),
+        "billing_hard_limit_reached": Row(K.QUOTA_EXCEEDED),
+        "billing_not_active": Row(K.QUOTA_EXCEEDED),
+        "quota_exceeded": Row(K.QUOTA_EXCEEDED),
+        # rate limits
+        "rate_limit_exceeded": Row(K.RATE_LIMITED),
+        "too_many_requests": Row(K.RATE_LIMITED),
+        "rate_limit_error": Row(K.RATE_LIMITED),
+        # request shape
+        "context_length_exceeded": Row(K.CONTEXT_LENGTH_EXCEEDED),
+        "string_above_max_length": Row(K.INVALID_REQUEST),
+        "invalid_prompt": Row(K.INVALID_REQUEST),
+        "unsupported_parameter": Row(K.INVALID_REQUEST),
+        "unsupported_value": Row(K.INVALID_REQUEST),
+        "invalid_value": Row(K.INVALID_REQUEST),
+        "request_too_large": Row(K.INVALID_REQUEST),
+        # content filters
+        "content_filter": Row(K.CONTENT_FILTERED),
+        "content_policy_violation": Row(K.CONTENT_FILTERED),
+        "content_filtered": Row(K.CONTENT_FILTERED),
+        # existence
+        "model_not_found": Row(K.NOT_FOUND),
+        "not_found_error": Row(K.NOT_FOUND),
+        # credentials and permission
+        "invalid_api_key": Row(K.AUTHENTICATION),
+        "invalid_authentication": Row(K.AUTHENTICATION),
+        "invalid_issuer": Row(K.AUTHENTICATION),
+        "expired_token": Row(K.AUTHENTICATION),
+        "no_organization": Row(K.AUTHENTICATION),
+        "invalid_organization": Row(K.AUTHENTICATION),
+        "authentication_error": Row(K.AUTHENTICATION),
+        "unsupported_country_region_territory": Row(K.PERMISSION_DENIED),
+        "country_not_supported": Row(K.PERMISSION_DENIED),
+        "account_deactivated": Row(K.PERMISSION_DENIED),
+        "access_terminated": Row(K.PERMISSION_DENIED),
+        "model_access_denied": Row(K.PERMISSION_DENIED),
+        "permission_error": Row(K.PERMISSION_DENIED),
+        # the service
+        "engine_overloaded": Row(K.OVERLOADED),
+        "model_overloaded": Row(K.OVERLOADED),
+        "overloaded_error": Row(K.OVERLOADED),
+        "server_error": Row(K.SERVER_ERROR),
+        "internal_error": Row(K.SERVER_ERROR),
+        "timeout": Row(K.TIMEOUT),
+        "request_timeout": Row(K.TIMEOUT),
+    },
+    # Generic `type` values: they refine an answer that has no status.
+    types={
+        "tokens": Row(K.RATE_LIMITED),
+        "requests": Row(K.RATE_LIMITED),
+        "tokens_usage_based": Row(K.RATE_LIMITED),
+        "server_error": Row(K.SERVER_ERROR),
+        "api_error": Row(K.SERVER_ERROR),
+        "invalid_request_error": Row(K.INVALID_REQUEST),
+        "request_forbidden": Row(K.PERMISSION_DENIED),
+        "access_denied": Row(K.PERMISSION_DENIED),
+    },
+    # Text that names the failure outright (lower case).
+    phrases={
+        "maximum context length": Row(K.CONTEXT_LENGTH_EXCEEDED),
+        "context_length_exceeded": Row(K.CONTEXT_LENGTH_EXCEEDED),
+        "context length exceeded": Row(K.CONTEXT_LENGTH_EXCEEDED),
+        "reduce the length of the messages": Row(K.CONTEXT_LENGTH_EXCEEDED),
+        "prompt is too long": Row(K.CONTEXT_LENGTH_EXCEEDED),
+        "exceeds the context window": Row(K.CONTEXT_LENGTH_EXCEEDED),
+        "input is too long for requested model": Row(K.CONTEXT_LENGTH_EXCEEDED),
+        "exceeded your current quota": Row(K.QUOTA_EXCEEDED),
+        "check your plan and billing": Row(K.QUOTA_EXCEEDED),
+        "billing hard limit": Row(K.QUOTA_EXCEEDED),
+        "insufficient_quota": Row(K.QUOTA_EXCEEDED),
+        "credit balance is too low": Row(K.QUOTA_EXCEEDED),
+        "insufficient balance": Row(K.QUOTA_EXCEEDED),
+        "out of credits": Row(K.QUOTA_EXCEEDED),
+        # a request that on its own exceeds a per-minute limit can never pass
+        "request too large for": Row(K.RATE_LIMITED, retryable=False),
+        "overloaded": Row(K.OVERLOADED),
+        "the server had an error": Row(K.SERVER_ERROR),
+        "safety system": Row(K.CONTENT_FILTERED),
+        "content filter": Row(K.CONTENT_FILTERED),
+        "content_filter": Row(K.CONTENT_FILTERED),
+    },
+)
 
 #: Kind of each class when no answer says more; ``None``: the answer decides.
 CLASS_KINDS: dict[str, ErrorKind | None] = {
@@ -62,14 +164,17 @@ CLASS_KINDS: dict[str, ErrorKind | None] = {
     "OpenAIError": None,
 }
 
-_AZURE_HOSTS = (".openai.azure.com", ".cognitiveservices.azure.com", ".services.ai.azure.com")
-
 
 def provider_of(exc: BaseException) -> str:
     """``"azure"`` when the request went to an Azure OpenAI endpoint, else ``"openai"``."""
     try:
         url = exc.request.url  # type: ignore[attr-defined]
-        if url.host.endswith(_AZURE_HOSTS) or url.path.startswith("/openai/deployments/"):
+        parsed = getattr(url, "_uri_reference", None)  # httpx's parsed form: nothing to decode
+        if parsed is not None:
+            host, path = parsed.host, parsed.path
+        else:
+            host, path = url.host, url.path
+        if azure.is_azure_url(host, path):
             return "azure"
     except Exception:  # noqa: BLE001 - no request, or not an httpx URL
         pass
@@ -86,40 +191,80 @@ def _dump(model: Any) -> Any:
         return None
 
 
-def _azure_not_found_hint(exc: BaseException, body: dict[str, Any]) -> str | None:
-    """Azure's bare "Resource not found" means a wrong api-version or path: name both."""
-    text = body.get("message")
-    if not isinstance(text, str) or "resource not found" not in text.lower():
-        return None
+def _not_found_hint(exc: BaseException, body: dict[str, Any]) -> str | None:
+    """Azure's bare "Resource not found", with the api-version and path it was sent to."""
     try:
         url = exc.request.url  # type: ignore[attr-defined]
         version = url.params.get("api-version")
         path = url.path
     except Exception:  # noqa: BLE001 - no request to read: no hint
         return None
-    return f"{text} (check the api-version {version!r} and the path {path}: one of them is not served here)"
+    return azure.not_found_hint(body.get("message"), version, path)
+
+
+def _content(response: Any) -> Any:
+    try:
+        return response.content
+    except Exception:  # noqa: BLE001 - an unread stream has no content to give
+        return None
+
+
+#: kind_by_class's answer for each class met, and the hints whose answer is not read.
+_KNOWN: dict[type, tuple[bool, ErrorKind | None]] = {}
+_NOT_READ = frozenset({K.BAD_RESPONSE, K.OUTPUT_TRUNCATED, K.CONTENT_FILTERED})
 
 
 def translate(exc: BaseException) -> LLMError | None:
     """Translate an exception of the v1+ SDK; other exceptions give ``None``."""
     cls = type(exc)
-    found, hint = kind_by_class(cls, CLASS_KINDS)
+    known = _KNOWN.get(cls)
+    if known is None:
+        known = _KNOWN[cls] = kind_by_class(cls, CLASS_KINDS)
+    found, hint = known
     if not found:
         return None
     provider = provider_of(exc)
     response = getattr(exc, "response", None)
     status = getattr(exc, "status_code", None)
     body = getattr(exc, "body", None)
-    message = getattr(exc, "message", None) or str(exc)
 
-    raw_headers = getattr(response, "headers", None)
+    if response is not None and status is not None and hint not in _NOT_READ:
+        headers = response.headers
+        content = _content(response)
+        size = len(content) if type(content) is bytes else None
+        if type(body) is dict and (size is None or size <= MAX_PARSED_BODY):
+            if status == 404 and provider == "azure":
+                explained = _not_found_hint(exc, body)
+                if explained is not None:
+                    body = {**body, "message": explained}
+            document = body if type(body.get("error")) is dict else {"error": body}
+            message = getattr(exc, "message", None) or str(exc)
+            return classify(
+                read_answer(
+                    status,
+                    headers,
+                    document,
+                    sender=provider,
+                    message=message,
+                    hint=hint,
+                    size=size,
+                )
+            )
+        # The SDK keeps only the body's "error" member; when that was not an
+        # object (a gateway envelope, an HTML page), or the body is too large to
+        # keep whole, the answer is read again from its raw content.
+        raw = content if content is not None else body
+        return classify(read_answer(status, headers, raw, sender=provider, hint=hint))
+
+    message = getattr(exc, "message", None) or str(exc)
     if hint is K.BAD_RESPONSE:
-        return build(K.BAD_RESPONSE, message, status, raw_headers, body, provider)
+        headers = getattr(response, "headers", None)
+        return make_error(K.BAD_RESPONSE, message, status, headers, body, provider)
     if hint in (K.OUTPUT_TRUNCATED, K.CONTENT_FILTERED):
         completion = _dump(getattr(exc, "completion", None))
-        if read_content_filter(completion):
+        if azure.read_content_filter(completion):
             provider = "azure"  # only Azure reports per-category verdicts
-        return build(
+        return make_error(
             hint,
             message,
             body=completion,
@@ -135,67 +280,14 @@ def translate(exc: BaseException) -> LLMError | None:
             if found_cause and cause_kind is K.TIMEOUT:
                 hint = K.TIMEOUT
         text = message if cause is None else f"{message} ({describe(cause)})"
-        return build(hint, text, provider=provider)
-
-    if response is not None and status is not None:
-        if provider == "azure" and status == 404 and isinstance(body, dict):
-            explained = _azure_not_found_hint(exc, body)
-            if explained is not None:
-                body = {**body, "message": explained}
-        headers = signal_headers(raw_headers)
-        if isinstance(body, dict):
-            document = body if isinstance(body.get("error"), dict) else {"error": body}
-            return classify(
-                status,
-                headers,
-                None,
-                provider=None,
-                fallback_provider=provider,
-                message=message,
-                hint=hint,
-                document=document,
-                parsed=True,
-                keep_headers=raw_headers,
-            )
-        # The SDK keeps only the body's "error" member; when that was not an
-        # object (a gateway envelope, an HTML page) read the whole answer again.
-        try:
-            content: Any = response.content
-        except Exception:  # noqa: BLE001 - an unread stream has no content to give
-            content = body
-        return classify(
-            status,
-            headers,
-            content,
-            fallback_provider=provider,
-            hint=hint,
-            keep_headers=raw_headers,
-        )
+        return make_error(hint, text, provider=provider)
 
     # An APIError with no response: an error event in a stream, or a client-side failure.
     if isinstance(body, dict):
         document = body if "error" in body else {"error": body}
         return classify(
-            None,
-            {},
-            None,
-            fallback_provider=provider,
-            message=message,
-            hint=hint,
-            document=document,
-            parsed=True,
+            read_answer(None, None, document, sender=provider, message=message, hint=hint)
         )
-    return (
-        build(hint or K.UNKNOWN, message, provider=provider)
-        if hint is not None
-        else classify(
-            None,
-            {},
-            None,
-            fallback_provider=provider,
-            message=message,
-            hint=None,
-            document={"error": {"message": message}},
-            parsed=True,
-        )
-    )
+    if hint is not None:
+        return make_error(hint, message, provider=provider)
+    return classify(read_answer(None, None, {"error": {"message": message}}, sender=provider))

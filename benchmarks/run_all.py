@@ -37,7 +37,7 @@ IMPORTS = [
     ("import compat; compat.LLMError", "", "import compat; compat.LLMError"),
     ("  of which: import attrs (a dependency)", "", "import attrs"),
     ("  of which: compat's own, attrs loaded", "import attrs", "import compat; compat.LLMError"),
-    ("import adapters.openai_v1", "", "import adapters.openai_v1"),
+    ("import compat.adapters.openai_v1", "", "import compat.adapters.openai_v1"),
     ("import openai", "", "import openai"),
     ("import litellm", "", "import litellm"),
 ]

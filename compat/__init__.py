@@ -46,10 +46,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from adapters.gateway import GatewayClient
-    from compat._classify import CODE_KINDS, STATUS_KINDS
     from compat._content_filter import ContentFilterResult, FilterCategory
-    from compat._envelopes import GatewayTable, register_gateway, unregister_gateway
     from compat._errors import (
         APIConnectionError,
         APITimeoutError,
@@ -72,6 +69,7 @@ if TYPE_CHECKING:
     )
     from compat._guard import translating
     from compat._secrets import register_secret, unregister_secret
+    from compat._sources import CODE_KINDS, STATUS_KINDS
     from compat._translate import (
         from_response,
         register_adapter,
@@ -79,6 +77,8 @@ if TYPE_CHECKING:
         unregister_adapter,
     )
     from compat._wrap import Deployment, wrap
+    from compat.adapters.gateway import GatewayTable, register_gateway, unregister_gateway
+    from compat.clients.gateway import GatewayClient
     from compat.retry.engine import Attempt, retry_testing
     from compat.retry.events import Event, add_hook, remove_hook
     from compat.retry.policy import Decision, RetryPolicy
@@ -137,8 +137,8 @@ __all__ = [
 
 # Where each lazily loaded name lives.
 _LAZY = {
-    "CODE_KINDS": "compat._classify",
-    "STATUS_KINDS": "compat._classify",
+    "CODE_KINDS": "compat._sources",
+    "STATUS_KINDS": "compat._sources",
     "translating": "compat._guard",
     "register_secret": "compat._secrets",
     "unregister_secret": "compat._secrets",
@@ -158,10 +158,10 @@ _LAZY = {
     "remove_hook": "compat.retry.events",
     "wrap": "compat._wrap",
     "Deployment": "compat._wrap",
-    "GatewayTable": "compat._envelopes",
-    "register_gateway": "compat._envelopes",
-    "unregister_gateway": "compat._envelopes",
-    "GatewayClient": "adapters.gateway",
+    "GatewayTable": "compat.adapters.gateway",
+    "register_gateway": "compat.adapters.gateway",
+    "unregister_gateway": "compat.adapters.gateway",
+    "GatewayClient": "compat.clients.gateway",
     "ContentFilterResult": "compat._content_filter",
     "FilterCategory": "compat._content_filter",
 }

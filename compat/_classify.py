@@ -1,326 +1,123 @@
-"""Reading an answer into a kind: the tables, and the one function that applies them.
+"""From an answer to the common error: the order in which what an answer says decides.
 
-The order is *specific before generic*:
+:func:`classify` is a function of one :class:`~compat._answer.Answer` and the
+sources' merged rows (:func:`compat._sources.tables`). The first of these that
+speaks decides the kind (DESIGN.md, "How an answer is read"):
 
-1. a specific code in the body (``error.innererror.code``, ``error.code``,
-   ``error.type``) found in :data:`CODE_KINDS`;
-2. a message that names the failure outright (:data:`STRONG_MESSAGES`), because
-   real servers send contradictory statuses (a 429 whose text says the server
-   failed, a 503 that says the engine is overloaded);
-3. the HTTP status (:data:`STATUS_KINDS`, then the 4xx / 5xx ranges);
-4. a generic ``type`` (:data:`TYPE_KINDS`) and weaker message hints, for answers
-   with no status (stream events, SDK errors without a response);
-5. what the caller knew (the SDK exception class), else ``unknown``, or
-   ``bad_response`` for a success status whose body cannot be read.
+1. a specific code: the envelope's code when the envelope carries no upstream
+   error; else the innermost error's ``innererror.code``, ``code``, or a specific
+   ``type`` (the sources' ``codes``);
+2. a phrase that names the failure outright (the sources' ``phrases``), which
+   outranks the status and any code that only restates it (``"429"``);
+3. the HTTP status (the sources' ``statuses``; other 4xx are ``invalid_request``,
+   5xx ``server_error``; a 3xx where an answer was due is ``bad_response``);
+4. a generic ``type`` (the sources' ``types``), what the exception's class said,
+   an envelope's code around an upstream error, and weak hints in the text;
+5. else ``bad_response`` for a success status or none, ``unknown`` otherwise.
+
+A phrase of the same kind may still say that a coded failure cannot be cured by
+retrying ("Request too large for ..."), and ``x-should-retry`` overrides
+retryability. Who sent the answer is, first that is known: the caller's word, the
+envelope's, the marks of a source on the answer, the receiving adapter's
+knowledge, then ``"openai"`` for an error object and ``"unknown"``.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
-from compat import _envelopes
+from compat import _sources
+from compat._answer import Answer
 from compat._errors import ERROR_CLASSES, LLMError
 from compat._kinds import RETRYABLE_KINDS, ErrorKind
 from compat._parse import (
     MAX_KEPT_TEXT,
+    MAX_MESSAGE,
     MAX_PARSED_BODY,
-    decode_body,
+    collapse,
     headers_retry_after,
+    html_heading,
     ratelimit_reset,
     request_id,
+    request_id_in_text,
     retry_after_from_message,
     signal_headers,
+    squeeze,
 )
+from compat._sources import ROW_OF, Row, Tables
 
 K = ErrorKind
 
-#: Provider codes (and specific ``type`` values) that decide the kind on their own.
-CODE_KINDS: dict[str, ErrorKind] = {
-    # quota and billing
-    "insufficient_quota": K.QUOTA_EXCEEDED,
-    "insufficient_user_quota": K.QUOTA_EXCEEDED,
-    "billing_hard_limit_reached": K.QUOTA_EXCEEDED,
-    "billing_not_active": K.QUOTA_EXCEEDED,
-    "quota_exceeded": K.QUOTA_EXCEEDED,
-    "insufficientquota": K.QUOTA_EXCEEDED,
-    # rate limits
-    "rate_limit_exceeded": K.RATE_LIMITED,
-    "ratelimitexceeded": K.RATE_LIMITED,
-    "too_many_requests": K.RATE_LIMITED,
-    "rate_limit_error": K.RATE_LIMITED,
-    # request shape
-    "context_length_exceeded": K.CONTEXT_LENGTH_EXCEEDED,
-    "string_above_max_length": K.INVALID_REQUEST,
-    "invalid_prompt": K.INVALID_REQUEST,
-    "operationnotsupported": K.INVALID_REQUEST,
-    "unsupported_parameter": K.INVALID_REQUEST,
-    "unsupported_value": K.INVALID_REQUEST,
-    "invalid_value": K.INVALID_REQUEST,
-    "invalidpayload": K.INVALID_REQUEST,
-    "request_too_large": K.INVALID_REQUEST,
-    # content filters
-    "content_filter": K.CONTENT_FILTERED,
-    "content_policy_violation": K.CONTENT_FILTERED,
-    "responsibleaipolicyviolation": K.CONTENT_FILTERED,
-    "content_filtered": K.CONTENT_FILTERED,
-    # existence
-    "model_not_found": K.NOT_FOUND,
-    "deploymentnotfound": K.NOT_FOUND,
-    "resourcenotfound": K.NOT_FOUND,
-    "not_found_error": K.NOT_FOUND,
-    # credentials and permission
-    "invalid_api_key": K.AUTHENTICATION,
-    "invalid_authentication": K.AUTHENTICATION,
-    "invalid_issuer": K.AUTHENTICATION,
-    "expired_token": K.AUTHENTICATION,
-    "invalidauthenticationtoken": K.AUTHENTICATION,
-    "invalidauthenticationtokenaudience": K.AUTHENTICATION,
-    "expiredauthenticationtoken": K.AUTHENTICATION,
-    "no_organization": K.AUTHENTICATION,
-    "invalid_organization": K.AUTHENTICATION,
-    "authentication_error": K.AUTHENTICATION,
-    "unsupported_country_region_territory": K.PERMISSION_DENIED,
-    "country_not_supported": K.PERMISSION_DENIED,
-    "account_deactivated": K.PERMISSION_DENIED,
-    "access_terminated": K.PERMISSION_DENIED,
-    "model_access_denied": K.PERMISSION_DENIED,
-    "permission_error": K.PERMISSION_DENIED,
-    "permissiondenied": K.PERMISSION_DENIED,
-    "authorizationfailure": K.PERMISSION_DENIED,
-    # the service
-    "engine_overloaded": K.OVERLOADED,
-    "model_overloaded": K.OVERLOADED,
-    "overloaded_error": K.OVERLOADED,
-    "serviceunavailable": K.OVERLOADED,
-    "server_error": K.SERVER_ERROR,
-    "internal_error": K.SERVER_ERROR,
-    "timeout": K.TIMEOUT,
-    "request_timeout": K.TIMEOUT,
-}
-
-#: What a status means when nothing more specific was said.
-STATUS_KINDS: dict[int, ErrorKind] = {
-    400: K.INVALID_REQUEST,
-    401: K.AUTHENTICATION,
-    402: K.QUOTA_EXCEEDED,
-    403: K.PERMISSION_DENIED,
-    404: K.NOT_FOUND,
-    405: K.INVALID_REQUEST,
-    407: K.CONNECTION,
-    408: K.TIMEOUT,
-    409: K.CONFLICT,
-    410: K.NOT_FOUND,
-    413: K.INVALID_REQUEST,
-    414: K.INVALID_REQUEST,
-    415: K.INVALID_REQUEST,
-    422: K.INVALID_REQUEST,
-    425: K.CONFLICT,
-    429: K.RATE_LIMITED,
-    499: K.TIMEOUT,
-    500: K.SERVER_ERROR,
-    501: K.INVALID_REQUEST,
-    502: K.SERVER_ERROR,
-    503: K.OVERLOADED,
-    504: K.TIMEOUT,
-    520: K.SERVER_ERROR,
-    521: K.CONNECTION,
-    522: K.TIMEOUT,
-    523: K.CONNECTION,
-    524: K.TIMEOUT,
-    525: K.CONNECTION,
-    526: K.CONNECTION,
-    529: K.OVERLOADED,
-    598: K.TIMEOUT,
-    599: K.TIMEOUT,
-}
-
-#: Generic ``type`` values: they refine an answer that has no status.
-TYPE_KINDS: dict[str, ErrorKind] = {
-    "tokens": K.RATE_LIMITED,
-    "requests": K.RATE_LIMITED,
-    "tokens_usage_based": K.RATE_LIMITED,
-    "server_error": K.SERVER_ERROR,
-    "api_error": K.SERVER_ERROR,
-    "invalid_request_error": K.INVALID_REQUEST,
-    "request_forbidden": K.PERMISSION_DENIED,
-    "access_denied": K.PERMISSION_DENIED,
-}
-
-# Message texts that name the failure outright. Each entry is
-# (substrings of the lower-cased message, any of which matches; kind; retryable override).
-STRONG_MESSAGES: tuple[tuple[tuple[str, ...], ErrorKind, bool | None], ...] = (
-    (
-        (
-            "maximum context length",
-            "context_length_exceeded",
-            "context length exceeded",
-            "reduce the length of the messages",
-            "prompt is too long",
-            "exceeds the context window",
-            "input is too long for requested model",
-        ),
-        K.CONTEXT_LENGTH_EXCEEDED,
-        None,
-    ),
-    (
-        (
-            "exceeded your current quota",
-            "check your plan and billing",
-            "billing hard limit",
-            "insufficient_quota",
-            "credit balance is too low",
-            "insufficient balance",
-            "out of credits",
-            "out of call volume quota",
-            "quota will be replenished",
-        ),
-        K.QUOTA_EXCEEDED,
-        None,
-    ),
-    (("request too large for",), K.RATE_LIMITED, False),
-    (("overloaded",), K.OVERLOADED, None),
-    (("the server had an error", "internal server error"), K.SERVER_ERROR, None),
-    (
-        ("safety system", "content management policy", "content filter", "content_filter"),
-        K.CONTENT_FILTERED,
-        None,
-    ),
-)
-
-# Hints that only speak when nothing else did (no code, no status).
-WEAK_MESSAGES: tuple[tuple[tuple[str, ...], ErrorKind], ...] = (
-    (("rate limit", "too many requests"), K.RATE_LIMITED),
-    (("timed out", "timeout"), K.TIMEOUT),
-    (
-        (
-            "api key",
-            "api_key",
-            "incorrect api key",
-            "authentication",
-            "unauthorized",
-            "access denied due to invalid subscription key",
-        ),
-        K.AUTHENTICATION,
-    ),
-    (("does not exist", "not found"), K.NOT_FOUND),
-    (("temporarily unavailable", "service unavailable", "maintenance"), K.OVERLOADED),
-    (("connection", "network"), K.CONNECTION),
-)
-
+# What names a failure is said early; a message of 50 KB is not searched whole.
 _SCANNED = 2000
-# The message tables flattened to (needle, kind[, override]) for one plain loop.
-_STRONG_FLAT = tuple(
-    (needle, kind, override) for needles, kind, override in STRONG_MESSAGES for needle in needles
-)
-_WEAK_FLAT = tuple((needle, kind) for needles, kind in WEAK_MESSAGES for needle in needles)
-_AZURE_CODES = frozenset(
-    {
-        "DeploymentNotFound",
-        "OperationNotSupported",
-        "ResponsibleAIPolicyViolation",
-        "InvalidPayload",
-    }
-)
-_AZURE_HEADERS = (
-    "apim-request-id",
-    "x-ms-region",
-    "x-ms-client-request-id",
-    "azureml-model-session",
-)
-_REQUEST_ID_AT = re.compile(r"[A-Za-z0-9_\-]{6,}")
-_HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
-_HTML_H1 = re.compile(r"<h1[^>]*>(.*?)</h1>", re.IGNORECASE | re.DOTALL)
-_TAGS = re.compile(r"<[^>]+>")
-_SPACES = re.compile(r"\s+")
 
 
-def _code_kind(value: Any) -> ErrorKind | None:
-    if value is None:
-        return None
+def _key(value: Any) -> str:
+    """A code or type as the tables key it: lower-cased text; ``""`` (no row's key) for
+    objects and lists."""
     if type(value) is str:
-        return CODE_KINDS.get(value.lower())
+        return value.lower()
     if isinstance(value, (dict, list)):
-        return None
-    return CODE_KINDS.get(str(value).lower())
+        return ""
+    return str(value).lower()
 
 
-def find_error(document: Any, status: int | None) -> dict[str, Any] | None:
-    """The error object inside a parsed body, or ``None`` when it carries none.
-
-    Only the top level is searched (plus a failed Responses-API object): an
-    ``error`` nested inside a normal result, such as a streamed chunk's content
-    filter result, is not a failure.
-    """
-    if isinstance(document, list):
-        document = next((item for item in document if isinstance(item, dict)), None)
-    if not isinstance(document, dict):
-        return None
-    error = document.get("error")
-    if isinstance(error, dict):
-        return error
-    if isinstance(error, list):
-        return next((item for item in error if isinstance(item, dict)), None)
-    if isinstance(error, str) and error:
-        found = {"message": error}
-        for key in ("code", "type", "param"):
-            if key in document:
-                found[key] = document[key]
-        description = document.get("error_description")
-        if isinstance(description, str):
-            found["message"] = f"{error}: {description}"
-            found.setdefault("code", error)
-        return found
-    response = document.get("response")
-    if isinstance(response, dict) and response.get("status") == "failed":
-        inner = response.get("error")
-        if isinstance(inner, dict):
-            return inner
-    if status is not None and status >= 400 and not error:
-        # Non-OpenAI shapes from proxies and frameworks: {"message": ...},
-        # {"detail": ...}, Azure API Management's {"statusCode": 401, "message": ...}.
-        for key in ("message", "detail", "title", "msg"):
-            text = document.get(key)
-            if isinstance(text, str) and text:
-                return {"message": text, "code": document.get("code")}
-    return None
+def _status_row(tables: Tables, status: int) -> Row:
+    row = tables.statuses.get(status)
+    if row is not None:
+        return row
+    if status < 400:
+        return ROW_OF[K.BAD_RESPONSE]  # a redirect or other 3xx where an answer was due
+    return ROW_OF[K.INVALID_REQUEST if status < 500 else K.SERVER_ERROR]
 
 
-def _text_message(text: str, status: int | None, truncated: bool = False) -> str:
+def text_message(text: str, status: int | None, cut: bool = False) -> str:
     """A one-line message for a body that was not JSON (HTML page, plain text), or that
     was too long to be read as JSON."""
     where = f"HTTP {status}" if status is not None else "An answer"
-    if truncated and text.lstrip()[:1] in ("{", "["):
-        snippet = _SPACES.sub(" ", text).strip()[:200]
+    if cut and text.lstrip()[:1] in ("{", "["):
+        snippet = collapse(text)[:200]
         return f"{where} with a body over {MAX_PARSED_BODY // 1024} KB, not read as JSON: {snippet}"
     snippet = ""
     if "<" in text:
-        for pattern in (_HTML_TITLE, _HTML_H1):
-            match = pattern.search(text)
-            if match:
-                snippet = _SPACES.sub(" ", _TAGS.sub("", match.group(1))).strip()
-                if snippet:
-                    break
+        snippet = html_heading(text)
         what = "an HTML page"
     else:
         what = "a text body"
     if not snippet:
-        snippet = _SPACES.sub(" ", _TAGS.sub(" ", text)).strip()[:200]
+        snippet = squeeze(text)[:200]
     return f"{where} with {what} instead of JSON: {snippet}" if snippet else f"{where}: {what}"
 
 
-def is_azure(headers: Mapping[str, str], error: Mapping[str, Any] | None) -> bool:
-    """Whether the answer bears Azure OpenAI's marks: its headers, ``innererror``, its codes."""
-    for name in _AZURE_HEADERS:
-        if name in headers:
-            return True
+def _marked(
+    tables: Tables,
+    headers: Mapping[str, str],
+    error: Mapping[str, Any] | None,
+    inner_code: Any,
+    code: Any,
+    lower: str,
+) -> str | None:
+    """The source whose marks the answer bears: a header, a key, a code as written, wording."""
+    if headers and not tables.mark_header_names.isdisjoint(headers):
+        for name, source in tables.mark_headers:
+            if name in headers:
+                return source
     if error is None:
-        return False
-    if "innererror" in error or "inner_error" in error:
-        return True
-    code = error.get("code")
-    return isinstance(code, str) and code in _AZURE_CODES
+        return None
+    if not tables.mark_key_names.isdisjoint(error):
+        for key, source in tables.mark_keys:
+            if key in error:
+                return source
+    marked = tables.marked_codes
+    if type(inner_code) is str and inner_code in marked:
+        return marked[inner_code]
+    if type(code) is str and code in marked:
+        return marked[code]
+    for phrase, source in tables.mark_phrases:
+        if phrase in lower:
+            return source
+    return None
 
 
 def _all_filtered(document: Any) -> bool:
@@ -333,270 +130,297 @@ def _all_filtered(document: Any) -> bool:
     return all(isinstance(c, dict) and c.get("finish_reason") == "content_filter" for c in choices)
 
 
-def _filtered_completion(
-    status: int | None,
-    headers: Mapping[str, str],
-    document: dict[str, Any],
-    keep_headers: Any,
-    provider: str | None,
-    fallback_provider: str | None,
-) -> LLMError:
-    from compat._content_filter import read_content_filter
-
-    names = sorted({name for r in read_content_filter(document) for name in r.filtered})
+def _filtered_completion(answer: Answer, tables: Tables) -> LLMError:
+    """A 2xx completion whose every choice the filter stopped: content_filtered."""
+    verdicts: tuple[Any, ...] = ()
+    found_by = None
+    for source, reader in tables.content_filters:
+        verdicts = reader(answer.document)
+        if verdicts:
+            found_by = source
+            break
+    names = sorted({name for result in verdicts for name in result.filtered})
     detail = f" (filtered: {', '.join(names)})" if names else ""
-    if provider is None:
-        provider = (
-            "azure"
-            if (headers and is_azure(headers, None)) or names
-            else fallback_provider or "openai"
-        )
-    return ERROR_CLASSES[ErrorKind.CONTENT_FILTERED]._make(
-        ErrorKind.CONTENT_FILTERED,
-        f"The completion was stopped by the content filter{detail}",
-        False,
-        None,
-        status,
-        "content_filter",
-        request_id(headers) if headers else None,
-        provider,
-        None,
-        None,
-        None,
-        headers if keep_headers is None else keep_headers,
-        document,
+    headers = answer.headers
+    provider = (
+        answer.provider
+        or _marked(tables, headers, None, None, None, "")
+        or (found_by if names else None)
+        or answer.sender
+        or "openai"
+    )
+    return ERROR_CLASSES[K.CONTENT_FILTERED]._make(
+        {
+            "kind": K.CONTENT_FILTERED,
+            "_message": f"The completion was stopped by the content filter{detail}",
+            "retryable": False,
+            "status": answer.status,
+            "code": "content_filter",
+            "request_id": request_id(headers) if headers else None,
+            "provider": provider,
+            "_raw_headers": answer.raw_headers,
+            "_raw_body": answer.document,
+            "_answer": answer,
+        }
     )
 
 
-def classify(
-    status: int | None,
-    headers: Mapping[str, str],
-    body: Any,
-    *,
-    provider: str | None = None,
-    fallback_provider: str | None = None,
-    message: str | None = None,
-    hint: ErrorKind | None = None,
-    document: Any = None,
-    parsed: bool = False,
-    keep_headers: Any = None,
-    kind_override: ErrorKind | None = None,
-    envelope: dict[str, Any] | None = None,
-    billed: bool | None = None,
-    request_id_field: str = "request_id",
-) -> LLMError | None:
-    """Build the common error for one answer; ``None`` when the answer is a success.
+def classify(answer: Answer) -> LLMError | None:
+    """The common error for one answer; ``None`` when the answer is a success."""
+    tables = _sources.CURRENT or _sources.tables()
+    error, wrapper, hint, status = answer.error, answer.wrapper, answer.hint, answer.status
+    decided: Row | None = None
+    if wrapper is not None:
+        if error is None:
+            return None  # the envelope's code says success, and nothing inside failed
+        if wrapper.upstream is None:
+            decided = wrapper.row or ROW_OF[K.UNKNOWN]  # the envelope's code decides
+        elif not wrapper.success:
+            hint = None if wrapper.row is None else wrapper.row.kind
+    elif error is None and hint is None and (status is None or status < 300):
+        done = _no_error(answer, tables)
+        if done is not _READ_ON:
+            return done
 
-    *headers* holds the decision headers with lower-case names (see
-    :func:`compat._parse.signal_headers`); *keep_headers*, all of them as received,
-    is what the error shows (default: *headers*). *body* is the raw body (bytes,
-    str or parsed JSON) unless *parsed* is true, in which case *document* is its
-    parsed form. *message* and *hint* are what an SDK exception already said;
-    *fallback_provider* names the sender when the answer's shape does not.
-    *kind_override*, *envelope* and *billed* are set when a gateway envelope was
-    read: the envelope's code decides the kind, the whole envelope is the body.
-    """
-    text: str | None = None
-    truncated = False
-    if not parsed:
-        document, text, truncated = decode_body(body)
-        if text is not None and not text.strip():
-            text = None
-    if status is not None and not isinstance(status, int):
-        try:
-            status = int(status)
-        except (TypeError, ValueError):
-            status = None
-    if envelope is None and type(document) is dict:
-        wrapped = _envelopes.match(document, provider)
-        if wrapped is not None:
-            table, gateway_code = wrapped
-            return _read_envelope(
-                table, gateway_code, status, headers, document, keep_headers, hint
-            )
-    error = find_error(document, status)
-    failed_status = status is not None and status >= 400
-    if error is None and not failed_status and hint is None and _all_filtered(document):
-        return _filtered_completion(
-            status, headers, document, keep_headers, provider, fallback_provider
-        )
-    if error is None and not failed_status and hint is None:
-        if text is None and not truncated:
-            return None
-        if status is not None and 200 <= status < 300 and document is None:
-            if text is None:
-                return None
-            return build(
-                K.BAD_RESPONSE,
-                _text_message(text, status, truncated),
-                status,
-                headers if keep_headers is None else keep_headers,
-                text,
-                provider or fallback_provider or "unknown",
-            )
     code = type_ = param = inner_code = None
-    text_message: str | None = None
     if error is not None:
-        code = error.get("code")
-        type_ = error.get("type")
-        param = error.get("param")
-        inner = error.get("innererror") or error.get("inner_error")
-        if isinstance(inner, dict):
-            inner_code = inner.get("code")
-        raw_message = error.get("message")
-        if isinstance(raw_message, str) and raw_message:
-            text_message = raw_message
-        elif raw_message is not None:
-            text_message = str(raw_message)
-        # A status-like code is the failure's status when the answer had none, or came
-        # as a success (an error inside a 2xx body, as OpenRouter sends mid-stream).
-        no_status = status is None or 200 <= status < 300
-        if isinstance(code, int) and no_status and 400 <= code < 600:
-            status = code
-        elif isinstance(code, str) and no_status and code.isdigit() and len(code) == 3:
-            status = int(code)
-    if text_message is None:
-        if message:
-            text_message = message
-        elif text is not None:
-            text_message = _text_message(text, status, truncated)
-        elif status is not None:
-            empty = body is None or body == b"" or body == ""
-            text_message = f"HTTP {status} with {'an empty body' if empty else 'no error message'}"
-        else:
-            text_message = "The service answered with an error and no message"
-    # What names a failure is said early; a message of 50 KB is not searched whole.
-    lower = text_message[:_SCANNED].lower()
+        code, type_, param, inner_code, status = _fields(error, status)
+    message = _message(answer, error, status)
+    lower = message[:_SCANNED].lower()
+    row, retryable = decide(tables, decided, inner_code, code, type_, lower, status, hint, error)
+    kind = row.kind
 
-    kind = kind_override or _code_kind(inner_code) or _code_kind(code)
-    if kind is None and type_ is not None and str(type_).lower() not in TYPE_KINDS:
-        kind = _code_kind(type_)
-    retryable: bool | None = None
-    if kind is None:
-        for needle, candidate, override in _STRONG_FLAT:
-            if needle in lower:
-                kind, retryable = candidate, override
-                break
-    elif kind is K.RATE_LIMITED and "request too large for" in lower:
-        retryable = False
-    if kind is None and status is not None and status >= 400:
-        kind = STATUS_KINDS.get(status)
-        if kind is None:
-            kind = K.INVALID_REQUEST if status < 500 else K.SERVER_ERROR
-    if kind is None and type_ is not None:
-        kind = TYPE_KINDS.get(str(type_).lower())
-    if kind is None:
-        kind = hint
-    if kind is None:
-        for needle, candidate in _WEAK_FLAT:
-            if needle in lower:
-                kind = candidate
-                break
-    if kind is None:
-        kind = K.BAD_RESPONSE if error is None and (status is None or status < 400) else K.UNKNOWN
-
+    headers = answer.headers
     retry_after: float | None = None
     rid: str | None = None
     if headers:
         should_retry = headers.get("x-should-retry")
-        if should_retry == "true":
-            retryable = True
-        elif should_retry == "false":
-            retryable = False
+        if should_retry is not None:
+            if should_retry == "true":
+                retryable = True
+            elif should_retry == "false":
+                retryable = False
         retry_after = headers_retry_after(headers)
         rid = request_id(headers)
-    if retryable is None:
-        retryable = kind in RETRYABLE_KINDS
-    if retry_after is None and "try" in lower:
-        retry_after = retry_after_from_message(text_message, lower)
-    if retry_after is None and kind is K.RATE_LIMITED and headers:
-        retry_after = ratelimit_reset(headers)
-
-    if rid is None and type(envelope or document) is dict:
-        value = (envelope or document).get(request_id_field)
-        if isinstance(value, (str, int)) and value != "":
-            rid = str(value)
+    if retry_after is None:
+        if "try" in lower:
+            retry_after = retry_after_from_message(message, lower)
+        if retry_after is None and kind is K.RATE_LIMITED and headers:
+            retry_after = ratelimit_reset(headers)
     if rid is None:
-        at = lower.find("request id ")
-        if at >= 0:
-            found = _REQUEST_ID_AT.match(text_message, at + 11)
-            if found:
-                rid = found.group(0)
+        rid = _request_id_in_body(answer, message, lower)
 
+    provider = answer.provider
     if provider is None:
-        if is_azure(headers, error):
-            provider = "azure"
+        if wrapper is not None:
+            provider = wrapper.provider
         else:
-            provider = fallback_provider or ("openai" if error is not None else "unknown")
-    kept_body = envelope if envelope is not None else document if document is not None else text
-    if truncated and text is not None:
-        text_message += f" [body cut: only the first {MAX_KEPT_TEXT} characters were kept]"
+            provider = (
+                _marked(tables, headers, error, inner_code, code, lower)
+                or answer.sender
+                or ("openai" if error is not None else "unknown")
+            )
+    if answer.cut:
+        if answer.text is not None:
+            message += f" [body cut: only the first {MAX_KEPT_TEXT} characters were kept]"
+        else:
+            message += f" [body cut: it held over {MAX_PARSED_BODY // 1024} KB; long values were shortened]"
+    if code is not None:
+        if type(code) is not str:
+            code = str(code)
+    elif inner_code is not None:
+        code = str(inner_code)
     return ERROR_CLASSES[kind]._make(
-        kind,
-        text_message,
-        retryable,
-        retry_after,
-        status,
-        str(code) if code is not None else (None if inner_code is None else str(inner_code)),
-        rid,
-        provider,
-        None if type_ is None else str(type_),
-        None if param is None else str(param),
-        billed,
-        headers if keep_headers is None else keep_headers,
-        kept_body,
+        {
+            "kind": kind,
+            "_message": message,
+            "retryable": retryable,
+            "status": status,
+            "code": code,
+            "request_id": rid,
+            "retry_after": retry_after,
+            "provider": provider,
+            "type": type_ if type_ is None or type(type_) is str else str(type_),
+            "param": param if param is None or type(param) is str else str(param),
+            "billed": None if wrapper is None else wrapper.billed,
+            "_raw_headers": answer.raw_headers,
+            "_raw_body": answer.body,
+            "_answer": answer,
+        }
     )
 
 
-def _read_envelope(
-    table: _envelopes.GatewayTable,
-    code: str,
+def decide(
+    tables: Tables,
+    decided: Row | None,
+    inner_code: Any,
+    code: Any,
+    type_: Any,
+    lower: str,
     status: int | None,
-    headers: Mapping[str, str],
-    document: dict[str, Any],
-    keep_headers: Any,
     hint: ErrorKind | None,
-) -> LLMError | None:
-    """Read a gateway envelope: an upstream error inside it decides, else the code."""
-    upstream = document.get(table.result_field)
-    upstream_error = find_error(upstream, None) if isinstance(upstream, (dict, list)) else None
-    billed = code in table.billed
-    if upstream_error is not None:
-        # The gateway's own docs deliver an upstream 429 under code "2000": the
-        # upstream error is the more specific one.
-        return classify(
-            status,
-            headers,
-            None,
-            provider=table.name,
-            hint=table.kinds.get(code) if code not in table.success_codes else hint,
-            document={"error": {**upstream_error, "code": upstream_error.get("code") or code}},
-            parsed=True,
-            keep_headers=keep_headers,
-            envelope=document,
-            billed=billed,
-            request_id_field=table.request_id_field,
+    error: Mapping[str, Any] | None,
+) -> tuple[Row, bool]:
+    """The row that decides an answer's kind, in DESIGN's order, and its retryability.
+
+    *decided* is an envelope's row that decides on its own; *lower* the message,
+    lower-cased; *hint* what the exception's class (or an envelope around an
+    upstream error) said.
+    """
+    # 1. a specific code
+    row = decided
+    if row is None:
+        codes = tables.codes
+        found = None
+        if inner_code is not None:
+            found = codes.get(inner_code.lower() if type(inner_code) is str else _key(inner_code))
+        if found is None and code is not None:
+            found = codes.get(code.lower() if type(code) is str else _key(code))
+        if found is None and type_ is not None:
+            type_key = type_.lower() if type(type_) is str else _key(type_)
+            if type_key not in tables.types:
+                found = codes.get(type_key)
+        if found is not None:
+            row = found[0]
+    # 2. a phrase that names the failure outright; or one that refines a code's retryability
+    retryable: bool | None = None
+    if row is None:
+        for needle, candidate in tables.phrases:
+            if needle in lower:
+                row = candidate
+                break
+    elif row.retryable is None:
+        refiners = tables.refiners.get(row.kind)
+        if refiners:
+            for needle, refined in refiners:
+                if needle in lower:
+                    retryable = refined
+                    break
+    # 3. the status; 4. a generic type, what the exception said, weak hints
+    if row is None:
+        if status is not None and status >= 300:
+            row = _status_row(tables, status)
+        elif type_ is not None and _key(type_) in tables.types:
+            row = tables.types[_key(type_)]
+        elif hint is not None:
+            row = ROW_OF[hint]
+        else:
+            for needle, candidate in tables.hints:
+                if needle in lower:
+                    row = candidate
+                    break
+            else:
+                no_failure = error is None and (status is None or status < 400)
+                row = ROW_OF[K.BAD_RESPONSE if no_failure else K.UNKNOWN]
+    if retryable is None:
+        retryable = row.retryable
+        if retryable is None:
+            retryable = row.kind in RETRYABLE_KINDS
+    return row, retryable
+
+
+def _fields(error: Mapping[str, Any], status: int | None) -> tuple[Any, Any, Any, Any, int | None]:
+    """An error object's code, type, param and inner code; and the status its code restates
+    when the answer had none or was a success."""
+    get = error.get
+    code = get("code")
+    inner = get("innererror") or get("inner_error")
+    inner_code = inner.get("code") if inner is not None and type(inner) is dict else None
+    # A status-like code is the failure's status when the answer had none, or came as a
+    # success (an error inside a 2xx body, as OpenRouter sends mid-stream).
+    if code is not None and (status is None or 200 <= status < 300):
+        if type(code) is int and 400 <= code < 600:
+            status = code
+        elif type(code) is str and len(code) == 3 and code.isdigit():
+            status = int(code)
+    return code, get("type"), get("param"), inner_code, status
+
+
+def _message(answer: Answer, error: Mapping[str, Any] | None, status: int | None) -> str:
+    """What the error says: the error object's message, else the exception's, else words
+    for the body or the status; cut at :data:`MAX_MESSAGE` characters."""
+    message = None if error is None else error.get("message")
+    if message is not None and type(message) is not str:
+        message = str(message)
+    if not message:
+        if answer.message:
+            message = answer.message
+        elif answer.text is not None:
+            message = text_message(answer.text, status, answer.cut)
+        elif status is not None:
+            empty = answer.document is None
+            message = f"HTTP {status} with {'an empty body' if empty else 'no error message'}"
+            if 300 <= status < 400:
+                message += " (a 3xx status, not an answer)"
+        else:
+            message = "The service answered with an error and no message"
+    if len(message) > MAX_MESSAGE:
+        message = (
+            f"{message[:MAX_MESSAGE]} [message cut: only the first {MAX_MESSAGE} of"
+            f" {len(message)} characters were kept]"
         )
-    if code in table.success_codes:
+    return message
+
+
+def _request_id_in_body(answer: Answer, message: str, lower: str) -> str | None:
+    """The request id an envelope or the body gives, else the one the message quotes."""
+    wrapper = answer.wrapper
+    if wrapper is not None:
+        if wrapper.request_id is not None:
+            return wrapper.request_id
+    else:
+        document = answer.document
+        if type(document) is dict and "request_id" in document:
+            value = document["request_id"]
+            if isinstance(value, (str, int)) and value != "":
+                return str(value)
+    return request_id_in_text(message, lower) if "request id" in lower else None
+
+
+#: What :func:`_no_error` gives when the answer's text must still be read for a kind.
+_READ_ON: Any = object()
+
+
+def _no_error(answer: Answer, tables: Tables) -> LLMError | None:
+    """An answer with no error object, no failed status and no class that said failure: a
+    success, a completion the content filter stopped, a success that cannot be read, or
+    (:data:`_READ_ON`) text with no status to read on."""
+    status, text = answer.status, answer.text
+    if _all_filtered(answer.document):
+        return _filtered_completion(answer, tables)
+    if text is None and not answer.cut:
         return None
-    return classify(
-        status,
-        headers,
-        None,
-        provider=table.name,
-        document={
-            "error": {"message": _envelopes.envelope_message(table, document, code), "code": code}
-        },
-        parsed=True,
-        keep_headers=keep_headers,
-        kind_override=table.kinds.get(code, ErrorKind.UNKNOWN),
-        envelope=document,
-        billed=billed,
-        request_id_field=table.request_id_field,
+    if status is not None and status >= 200 and answer.document is None:
+        if text is None:
+            return None
+        message = text_message(text, status, answer.cut)
+        return _make(answer, K.BAD_RESPONSE, message, None, status)
+    return _READ_ON  # type: ignore[no-any-return]
+
+
+def _make(
+    answer: Answer, kind: ErrorKind, message: str, code: str | None, status: int | None
+) -> LLMError:
+    """An error of *kind* for an answer that says nothing more."""
+    headers = answer.headers
+    if answer.cut:
+        message += f" [body cut: only the first {MAX_KEPT_TEXT} characters were kept]"
+    return ERROR_CLASSES[kind]._make(
+        {
+            "kind": kind,
+            "_message": message,
+            "status": status,
+            "code": code,
+            "request_id": request_id(headers) if headers else None,
+            "provider": answer.provider or answer.sender or "unknown",
+            "_raw_headers": answer.raw_headers,
+            "_raw_body": answer.body,
+            "_answer": answer,
+        }
     )
 
 
-def build(
+def make_error(
     kind: ErrorKind,
     message: str,
     status: int | None = None,
@@ -607,19 +431,18 @@ def build(
     code: str | None = None,
     retryable: bool | None = None,
 ) -> LLMError:
-    """Make the error of *kind* directly, for failures that carry no answer to read."""
+    """The error of *kind*, made directly, for a failure that carries no answer to read
+    (a refused connection, a timeout, an SDK's own complaint)."""
     return ERROR_CLASSES[kind]._make(
-        kind,
-        message,
-        kind.retryable if retryable is None else retryable,
-        None,
-        status,
-        code,
-        request_id(signal_headers(headers)) if headers else None,
-        provider,
-        None,
-        None,
-        None,
-        headers if headers is not None else {},
-        body,
+        {
+            "kind": kind,
+            "_message": message,
+            "retryable": retryable,
+            "status": status,
+            "code": code,
+            "request_id": request_id(signal_headers(headers)) if headers else None,
+            "provider": provider,
+            "_raw_headers": headers,
+            "_raw_body": body,
+        }
     )

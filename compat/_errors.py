@@ -1,4 +1,18 @@
-"""The common error model: ``LLMError`` and one subclass per kind."""
+"""The common error model: ``LLMError`` and one subclass per kind.
+
+The fields are attrs fields of :class:`LLMError`; that one list is behind the
+public constructor, the translation path's :meth:`LLMError._make`, pickling
+(:meth:`LLMError.fields`), equality and ``repr``.
+
+Legacy bases: ``LLMError`` is a ``compat.legacy.OpenAIError``, and a per-kind
+class has a second base only where a handler written for ``openai<1`` must catch
+it with a legacy ``except`` clause (the table in README's "Migrating from
+openai<1"): ``except openai.error.RateLimitError`` catches ``RateLimitError`` and
+``QuotaExceededError``, ``InvalidRequestError`` catches the invalid request,
+context length, content filter and not-found classes, ``APIError`` catches
+``ServerError`` (and ``OverloadedError``), ``BadResponseError`` and
+``UnknownError``. ``OutputTruncatedError`` has none: no legacy class meant it.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +24,11 @@ import attrs
 
 from compat import _legacy_errors as legacy
 from compat._kinds import ErrorKind
+from compat._parse import parse_duration, signal_headers
+from compat._redact import redact_data, redact_text
 
 if TYPE_CHECKING:
     from compat._content_filter import ContentFilterResult
-from compat._parse import parse_duration
-from compat._redact import redact_data, redact_text
 
 
 def _to_kind(value: ErrorKind | str) -> ErrorKind:
@@ -52,30 +66,69 @@ class RateLimitInfo:
         return cls(**values) if values else None
 
 
+def _fixed_kind(
+    cls: type[LLMError], kind: ErrorKind, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[Any, ...]:
+    """The constructor's positional arguments for a class whose kind is fixed.
+
+    A subclass is made from a message alone (``RateLimitError("slow down")``) or,
+    like :class:`LLMError`, from ``(kind, message, ...)``; a kind that is not the
+    class's own is refused.
+    """
+    if args and (isinstance(args[0], ErrorKind) or (len(args) > 1 and isinstance(args[1], str))):
+        given: Any = args[0]  # (kind, message, ...): the base class's order
+    elif "kind" in kwargs:
+        given = kwargs.pop("kind")
+        args = (kind, *args)
+    else:
+        return (kind, *args)
+    try:
+        agrees = _to_kind(given) is kind
+    except ValueError:
+        agrees = False
+    if not agrees:
+        raise ValueError(
+            f"{cls.__name__} is the error of kind {kind.value!r}, not {given!r}: raise the class "
+            f"of that kind, or LLMError(kind, message)"
+        )
+    return args
+
+
 @attrs.frozen(eq=False, repr=False, str=False, slots=False)
 class LLMError(legacy.OpenAIError):
     """Raised when a call to an OpenAI-style service failed, whatever the source.
 
     ``kind`` says what failed, ``retryable`` whether trying the same request again
-    can succeed and ``retry_after`` how long the server asked to wait. ``message``
-    is redacted when the error is made; ``headers`` and ``body`` are redacted the
-    first time they are read. The original exception, if any, is ``__cause__``.
+    can succeed and ``retry_after`` how long the server asked to wait. ``message``,
+    ``headers`` and ``body`` are redacted the first time they are read. The
+    original exception, if any, is ``__cause__``.
+
+    ``LLMError(kind, message, retryable=None, *, ...)`` takes the fields after
+    ``retryable`` by name; each subclass fixes its kind and is made from a message
+    alone (``RateLimitError("slow down", retry_after=2.0)``). The field list (``attrs.fields``)
+    is the one list behind construction, :meth:`fields` (what pickling keeps),
+    equality (fields with ``eq``) and ``repr`` (fields with ``repr``, message last).
     """
 
     kind: ErrorKind = attrs.field(converter=_to_kind)
     _message: str = attrs.field(converter=str, alias="message")
-    retryable: bool = None  # type: ignore[assignment]  # None: the kind's default
-    retry_after: float | None = None
-    status: int | None = None
-    code: str | None = attrs.field(default=None, converter=_opt_str)
-    request_id: str | None = None
-    provider: str = "unknown"
-    type: str | None = None
-    param: str | None = None
-    billed: bool | None = None
-    _raw_headers: Any = attrs.field(factory=dict, alias="headers")
-    _raw_body: Any = attrs.field(default=None, alias="body")
-    _shown: dict[str, Any] = attrs.field(factory=dict, init=False)
+    retryable: bool = attrs.field(default=None, repr=False)  # None: the kind's default
+    status: int | None = attrs.field(default=None, kw_only=True)
+    code: str | None = attrs.field(default=None, converter=_opt_str, kw_only=True)
+    request_id: str | None = attrs.field(default=None, kw_only=True)
+    retry_after: float | None = attrs.field(default=None, kw_only=True)
+    provider: str = attrs.field(default="unknown", kw_only=True)
+    type: str | None = attrs.field(default=None, kw_only=True, repr=False)
+    param: str | None = attrs.field(default=None, kw_only=True, repr=False)
+    billed: bool | None = attrs.field(default=None, kw_only=True, repr=False)
+    _raw_headers: Any = attrs.field(
+        default=None, alias="headers", kw_only=True, eq=False, repr=False
+    )
+    _raw_body: Any = attrs.field(default=None, alias="body", kw_only=True, eq=False, repr=False)
+    # Not fields of the model: the answer this error was read from (its decision
+    # headers are read once, there), and the redacted forms already shown.
+    _answer: Any = attrs.field(default=None, init=False, eq=False, repr=False)
+    _shown: dict[str, Any] = attrs.field(factory=dict, init=False, eq=False, repr=False)
 
     #: The kind every instance of this class has, for the per-kind subclasses.
     default_kind: ClassVar[ErrorKind | None] = None
@@ -85,49 +138,40 @@ class LLMError(legacy.OpenAIError):
             object.__setattr__(self, "retryable", self.kind.retryable)
 
     @classmethod
-    def _make(
-        cls,
-        kind: ErrorKind,
-        message: str,
-        retryable: bool,
-        retry_after: float | None,
-        status: int | None,
-        code: str | None,
-        request_id: str | None,
-        provider: str,
-        type: str | None,
-        param: str | None,
-        billed: bool | None,
-        headers: Any,
-        body: Any,
-    ) -> LLMError:
-        """Make an error from values already of the right types.
+    def _make(cls, values: dict[str, Any]) -> LLMError:
+        """Make an error from values already of the right types, keyed by attribute name.
 
         The translation path's constructor: it skips the converters that the
         public constructor runs, because every value it is given is already
-        converted, and fills the instance's ``__dict__`` in one step. Its keys
-        are the attrs fields (see :data:`_FIELDS`, checked by the tests).
+        converted, and makes *values* (a dict the caller gives up) the instance's
+        ``__dict__``. Attributes left out take their defaults (:data:`_DEFAULTS`,
+        from the field list).
         """
         self = BaseException.__new__(cls)
-        self.__dict__.update(
-            {
-                "kind": kind,
-                "_message": message,
-                "retryable": retryable,
-                "retry_after": retry_after,
-                "status": status,
-                "code": code,
-                "request_id": request_id,
-                "provider": provider,
-                "type": type,
-                "param": param,
-                "billed": billed,
-                "_raw_headers": headers,
-                "_raw_body": body,
-                "_shown": {},
-            }
-        )
+        if len(values) < _FULL:
+            values = {**_DEFAULTS, **values}
+        if values["retryable"] is None:
+            values["retryable"] = values["kind"].retryable
+        values["_shown"] = {}
+        _set_state(self, values)  # the dict becomes the instance's: nothing is copied
         return self
+
+    @property
+    def _signals(self) -> Mapping[str, str]:
+        """The decision headers of the answer (``retry-after``, ``x-should-retry``,
+        ``x-ratelimit-*``, request ids), names lower-cased, as they were read once.
+
+        Private to compat: the retry engine reads these instead of normalising the
+        headers again. Not redacted (they carry no credentials); not for showing.
+        """
+        answer = self._answer
+        if answer is not None:
+            headers: Mapping[str, str] = answer.headers
+            return headers
+        signals = self._shown.get("signals")
+        if signals is None:
+            signals = self._shown["signals"] = signal_headers(self._raw_headers)
+        return signals
 
     @property
     def message(self) -> str:
@@ -158,9 +202,9 @@ class LLMError(legacy.OpenAIError):
     @property
     def content_filter(self) -> tuple[ContentFilterResult, ...]:
         """Azure's content-filter verdicts in the answer, per category; empty when none."""
-        from compat._content_filter import read_content_filter
+        from compat._sources import content_filter
 
-        return read_content_filter(self.body)
+        return content_filter(self.body)
 
     # ------------------------------------------------------------ legacy names
     # What handlers written for openai<1 read; headers, code, request_id and param
@@ -203,21 +247,7 @@ class LLMError(legacy.OpenAIError):
 
     def fields(self) -> dict[str, Any]:
         """Every field as the constructor takes it, redacted: what pickling keeps."""
-        return {
-            "kind": self.kind,
-            "message": self.message,
-            "retryable": self.retryable,
-            "retry_after": self.retry_after,
-            "status": self.status,
-            "code": self.code,
-            "request_id": self.request_id,
-            "provider": self.provider,
-            "type": self.type,
-            "param": self.param,
-            "billed": self.billed,
-            "headers": self.headers,
-            "body": self.body,
-        }
+        return {name: getattr(self, name) for name in _INIT_NAMES}
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild, (type(self), self.fields()))
@@ -231,19 +261,7 @@ class LLMError(legacy.OpenAIError):
         return hash(self._key())
 
     def _key(self) -> tuple[Any, ...]:
-        return (
-            self.kind,
-            self.message,
-            self.retryable,
-            self.retry_after,
-            self.status,
-            self.code,
-            self.request_id,
-            self.provider,
-            self.type,
-            self.param,
-            self.billed,
-        )
+        return tuple([getattr(self, name) for name in _EQ_NAMES])
 
     def __str__(self) -> str:
         details = [f"status {self.status}"] if self.status is not None else []
@@ -257,50 +275,62 @@ class LLMError(legacy.OpenAIError):
         return f"[{self.kind.value}] {self.message}{suffix}"
 
     def __repr__(self) -> str:
-        parts = [f"kind={self.kind.value!r}"]
-        for name in ("status", "code", "request_id", "retry_after"):
+        parts = []
+        for name in _REPR_NAMES:
             value = getattr(self, name)
             if value is not None:
-                parts.append(f"{name}={value!r}")
-        parts.append(f"provider={self.provider!r}")
+                shown = value.value if isinstance(value, ErrorKind) else value
+                parts.append(f"{name}={shown!r}")
         parts.append(f"message={self.message!r}")
         return f"{type(self).__qualname__}({', '.join(parts)})"
 
 
-_FIELDS = (
-    "kind",
-    "_message",
-    "retryable",
-    "retry_after",
-    "status",
-    "code",
-    "request_id",
-    "provider",
-    "type",
-    "param",
-    "billed",
-    "_raw_headers",
-    "_raw_body",
+# Derived once from the field list. Each field is read through its constructor
+# name (its alias): for the message, headers and body that is the redacted view.
+_INIT_NAMES = tuple(str(a.alias) for a in attrs.fields(LLMError) if a.init)
+_EQ_NAMES = tuple(str(a.alias) for a in attrs.fields(LLMError) if a.init and a.eq)
+_REPR_NAMES = tuple(
+    str(a.alias) for a in attrs.fields(LLMError) if a.init and a.repr and a.alias != "message"
 )
+#: Every attribute at its default, for :meth:`LLMError._make`.
+_DEFAULTS = {a.name: a.default for a in attrs.fields(LLMError) if not hasattr(a.default, "factory")}
+#: How many attributes :meth:`LLMError._make` fills when given all of them (``_shown`` aside).
+_FULL = len(_DEFAULTS)
+_set_state = BaseException.__dict__["__dict__"].__set__
 
 
 def _rebuild(cls: type[LLMError], fields: dict[str, Any]) -> LLMError:
     return cls(**fields)
 
 
-class AuthenticationError(LLMError, legacy.AuthenticationError):
+class _KindFixed(LLMError):
+    """Base of the per-kind classes: made from a message alone, the kind fixed by the class.
+
+    ``RateLimitError("slow down")``, ``RateLimitError("slow down", retry_after=2.0)``
+    and the base class's ``RateLimitError(kind, message, ...)`` all work; a kind
+    that is not the class's own raises ``ValueError``.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kind = type(self).default_kind
+        if kind is not None:
+            args = _fixed_kind(type(self), kind, args, kwargs)
+        super().__init__(*args, **kwargs)
+
+
+class AuthenticationError(_KindFixed, legacy.AuthenticationError):
     """Raised when credentials are missing, invalid, expired or revoked."""
 
     default_kind = ErrorKind.AUTHENTICATION
 
 
-class PermissionDeniedError(LLMError, legacy.PermissionError):
+class PermissionDeniedError(_KindFixed, legacy.PermissionError):
     """Raised when the caller is authenticated but not allowed to do this."""
 
     default_kind = ErrorKind.PERMISSION_DENIED
 
 
-class InvalidRequestError(LLMError, legacy.InvalidRequestError):
+class InvalidRequestError(_KindFixed, legacy.InvalidRequestError):
     """Raised when the request is malformed or a parameter is bad or missing."""
 
     default_kind = ErrorKind.INVALID_REQUEST
@@ -312,43 +342,43 @@ class ContextLengthExceededError(InvalidRequestError):
     default_kind = ErrorKind.CONTEXT_LENGTH_EXCEEDED
 
 
-class OutputTruncatedError(LLMError):
+class OutputTruncatedError(_KindFixed):
     """Raised when the model stopped at its output limit where a complete answer was due."""
 
     default_kind = ErrorKind.OUTPUT_TRUNCATED
 
 
-class ContentFilteredError(LLMError, legacy.InvalidRequestError):
+class ContentFilteredError(_KindFixed, legacy.InvalidRequestError):
     """Raised when a safety or content filter rejected the prompt or the completion."""
 
     default_kind = ErrorKind.CONTENT_FILTERED
 
 
-class NotFoundError(LLMError, legacy.InvalidRequestError):
+class NotFoundError(_KindFixed, legacy.InvalidRequestError):
     """Raised when the model, deployment, resource or route does not exist."""
 
     default_kind = ErrorKind.NOT_FOUND
 
 
-class ConflictError(LLMError, legacy.TryAgain):
+class ConflictError(_KindFixed, legacy.TryAgain):
     """Raised when the request conflicts with the state of the resource (409)."""
 
     default_kind = ErrorKind.CONFLICT
 
 
-class RateLimitError(LLMError, legacy.RateLimitError):
+class RateLimitError(_KindFixed, legacy.RateLimitError):
     """Raised when too many requests or tokens were sent per unit of time."""
 
     default_kind = ErrorKind.RATE_LIMITED
 
 
-class QuotaExceededError(LLMError, legacy.RateLimitError):
+class QuotaExceededError(_KindFixed, legacy.RateLimitError):
     """Raised when a billing quota, credit, balance or call allowance is used up."""
 
     default_kind = ErrorKind.QUOTA_EXCEEDED
 
 
-class ServerError(LLMError, legacy.APIError):
+class ServerError(_KindFixed, legacy.APIError):
     """Raised when the provider or the gateway failed while handling the request."""
 
     default_kind = ErrorKind.SERVER_ERROR
@@ -360,25 +390,25 @@ class OverloadedError(ServerError, legacy.ServiceUnavailableError):
     default_kind = ErrorKind.OVERLOADED
 
 
-class APITimeoutError(LLMError, legacy.Timeout):
+class APITimeoutError(_KindFixed, legacy.Timeout):
     """Raised when the request timed out, on the client or on the way."""
 
     default_kind = ErrorKind.TIMEOUT
 
 
-class APIConnectionError(LLMError, legacy.APIConnectionError):
+class APIConnectionError(_KindFixed, legacy.APIConnectionError):
     """Raised when the service could not be reached or the connection broke."""
 
     default_kind = ErrorKind.CONNECTION
 
 
-class BadResponseError(LLMError, legacy.APIError):
+class BadResponseError(_KindFixed, legacy.APIError):
     """Raised when an answer cannot be read: not JSON, off-schema, or an empty success."""
 
     default_kind = ErrorKind.BAD_RESPONSE
 
 
-class UnknownError(LLMError, legacy.APIError):
+class UnknownError(_KindFixed, legacy.APIError):
     """Raised when a failure cannot be told apart any further."""
 
     default_kind = ErrorKind.UNKNOWN

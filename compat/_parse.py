@@ -1,6 +1,9 @@
 """Reading the parts of an answer: durations, retry-after signals, request ids, bodies.
 
 Every function here is pure and total: odd input gives ``None``, never an exception.
+Every pattern that reads what a server sent runs in time linear in its input
+(tests/test_linear.py feeds each one a megabyte of its worst case): no pattern
+is searched where a failed attempt could rescan what an earlier one read.
 """
 
 from __future__ import annotations
@@ -15,6 +18,16 @@ from typing import Any
 MAX_PARSED_BODY = 256 * 1024
 #: How much of an unparsed body (HTML, text) an error keeps.
 MAX_KEPT_TEXT = 2048
+#: How much of an error's message is kept; the rest is cut, and the message says so.
+MAX_MESSAGE = 4096
+
+_INF = float("inf")
+
+
+def finite_wait(seconds: float) -> float | None:
+    """*seconds* when it is a wait a server can mean: not negative, not NaN, not infinite."""
+    return seconds if 0 <= seconds < _INF else None
+
 
 _UNITS = {
     "h": 3600.0,
@@ -48,47 +61,58 @@ def parse_duration(text: str) -> float | None:
     """Seconds in a duration as rate-limit headers write it.
 
     ``"1s"``, ``"6m0s"``, ``"20ms"``, ``"1h2m3.5s"`` and bare numbers (seconds) are
-    understood; anything else gives ``None``.
+    understood; anything else, and a duration too long to be meant, gives ``None``.
+    Read in time linear in the text: each part is tried once, where the last ended.
     """
     text = text.strip()
-    if not text:
-        return None
+    if not text or len(text) > 100:
+        return None  # no duration a server means is written that long
     if text[-1].isdigit():
         try:
-            value = float(text)
+            return finite_wait(float(text))
         except ValueError:
             return None
-        return value if 0 <= value < float("inf") else None
     total = 0.0
     position = 0
-    for part in _GO_PART.finditer(text):
-        if part.start() != position:
+    while position < len(text):
+        # One anchored attempt per part: a part that does not read ends the reading,
+        # so no run of digits is scanned twice.
+        part = _GO_PART.match(text, position)
+        if part is None:
             return None
         total += float(part.group(1)) * _UNITS[part.group(2)]
         position = part.end()
-    return total if position == len(text) and position else None
+    return finite_wait(total)
 
 
 def parse_retry_after(value: str, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` value: seconds or an HTTP date."""
+    """Seconds to wait from a ``Retry-After`` value: seconds or an HTTP date.
+
+    Dates are read in the three forms of RFC 7231 (IMF-fixdate, RFC 850, asctime,
+    the last in GMT); a date in the past means now (0). A negative, non-finite or
+    unreadable value gives ``None``: the next signal decides.
+    """
     value = value.strip()
     try:
         seconds = float(value)
     except ValueError:
         pass
     else:
-        if seconds != seconds or seconds in (float("inf"), float("-inf")):
-            return None
-        return max(seconds, 0.0)
+        return finite_wait(seconds)
+    if len(value) > 64 or not value[:1].isalpha():
+        return None  # no HTTP date is that long or starts otherwise
     # An HTTP date is rare; email.utils costs more to import than all of compat's parsing.
+    import datetime
     from email.utils import parsedate_to_datetime
 
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    if when is None or when.tzinfo is None:
+    if when is None:
         return None
+    if when.tzinfo is None:  # asctime carries no zone: RFC 7231 says it is GMT
+        when = when.replace(tzinfo=datetime.timezone.utc)
     current = time.time() if now is None else now
     return max(when.timestamp() - current, 0.0)
 
@@ -103,13 +127,17 @@ _WAIT_AT = re.compile(
 )
 
 
+#: How much of a message is searched for a wait (and for a request id).
+MESSAGE_SCANNED = 4000
+
+
 def retry_after_from_message(message: str, lower: str | None = None) -> float | None:
     """Seconds to wait as the message text of OpenAI or Azure states them.
 
-    *lower* is the message already lower-cased, when the caller has it.
+    *lower* is the message already lower-cased, when the caller has it. A wait
+    too long to be meant gives ``None``.
     """
-    if lower is None:
-        lower = message[:4000].lower()
+    lower = message[:MESSAGE_SCANNED].lower() if lower is None else lower[:MESSAGE_SCANNED]
     for phrase in _WAIT_PHRASES:
         at = lower.find(phrase)
         if at < 0:
@@ -121,8 +149,60 @@ def retry_after_from_message(message: str, lower: str | None = None) -> float | 
             return parse_duration(match.group("go"))
         factor = _WORD_UNITS.get(match.group("unit")) or _UNITS.get(match.group("unit"))
         if factor is not None:
-            return float(match.group("n")) * factor
+            return finite_wait(float(match.group("n")) * factor)
     return None
+
+
+_REQUEST_ID_AT = re.compile(r"[A-Za-z0-9_\-]{6,}")
+
+
+def request_id_in_text(message: str, lower: str) -> str | None:
+    """The id after "request id" in a message ("Please include the request ID req_1 ...")."""
+    at = lower.find("request id ", 0, MESSAGE_SCANNED)
+    if at < 0:
+        return None
+    found = _REQUEST_ID_AT.match(message, at + 11, at + 11 + 256)
+    return found.group(0) if found else None
+
+
+# A tag is "<" up to the next ">", with no "<" inside: a "<" that no ">" closes
+# before the next "<" is text, and no character is scanned from two starts.
+_TAG = re.compile(r"<[^<>]*>")
+_SPACES = re.compile(r"\s+")
+
+
+def collapse(text: str) -> str:
+    """*text* with each run of white space made one space."""
+    return _SPACES.sub(" ", text).strip()
+
+
+def squeeze(text: str) -> str:
+    """*text* with its tags removed and each run of white space made one space."""
+    return _SPACES.sub(" ", _TAG.sub(" ", text)).strip()
+
+
+def html_heading(text: str) -> str:
+    """The text of an HTML page's ``<title>``, else of its first ``<h1>``; ``""`` when none.
+
+    Found with ``str.find``: each element is looked for once, from where the last
+    one ended, so the page is read once whatever it holds.
+    """
+    lower = text.lower()
+    for tag in ("title", "h1"):
+        opening, closing = "<" + tag, "</" + tag
+        start = lower.find(opening)
+        while start >= 0:
+            inside = lower.find(">", start)
+            if inside < 0:
+                break
+            end = lower.find(closing, inside)
+            if end < 0:
+                break  # nothing closes it, nor any later one
+            snippet = squeeze(text[inside + 1 : end])
+            if snippet:
+                return snippet
+            start = lower.find(opening, end)
+    return ""
 
 
 def lower_headers(headers: Any) -> dict[str, str]:
@@ -181,11 +261,12 @@ SIGNAL_HEADERS = frozenset(
         "x-ratelimit-reset-tokens",
     }
 )
-_SIGNAL_BYTES = frozenset(name.encode("ascii") for name in SIGNAL_HEADERS)
+_BYTES: dict[frozenset[str], frozenset[bytes]] = {}
 
 
-def signal_headers(headers: Any) -> dict[str, str]:
-    """The headers in :data:`SIGNAL_HEADERS`, names lower-cased, from any header container.
+def signal_headers(headers: Any, names: frozenset[str] = SIGNAL_HEADERS) -> dict[str, str]:
+    """The headers in *names* (default :data:`SIGNAL_HEADERS`), names lower-cased,
+    from any header container.
 
     One pass over the container, decoding only the few headers that matter; the
     rest stay untouched until someone reads the error's ``headers``.
@@ -195,9 +276,12 @@ def signal_headers(headers: Any) -> dict[str, str]:
     out: dict[str, str] = {}
     try:
         entries = getattr(headers, "_list", None)  # httpx / httpx2: (raw, lower, value) bytes
-        if type(entries) is list and entries and len(entries[0]) == 3:
+        if type(entries) is list and len(entries[0]) == 3:
+            wanted = _BYTES.get(names)
+            if wanted is None:
+                wanted = _BYTES[names] = frozenset(name.encode("ascii") for name in names)
             for _, name, value in entries:
-                if name in _SIGNAL_BYTES:
+                if name in wanted:
                     out[name.decode("ascii")] = value.decode("latin-1")
             return out
         if type(headers) is dict:
@@ -205,16 +289,15 @@ def signal_headers(headers: Any) -> dict[str, str]:
                 if type(name) is not str:
                     break  # bytes names: the general reading below decodes them
                 key = name.lower()
-                if key in SIGNAL_HEADERS:
+                if key in names:
                     if type(value) is not str:
                         value = value.decode("latin-1") if type(value) is bytes else str(value)
                     out[key] = value
             else:
                 return out
-            out = {}
-    except Exception:  # noqa: BLE001 - fall back to the general reading below
-        out = {}
-    return {k: v for k, v in lower_headers(headers).items() if k in SIGNAL_HEADERS}
+    except Exception:  # noqa: BLE001 - odd values: the general reading below
+        pass
+    return {k: v for k, v in lower_headers(headers).items() if k in names}
 
 
 def headers_retry_after(headers: Mapping[str, str]) -> float | None:
@@ -226,7 +309,7 @@ def headers_retry_after(headers: Mapping[str, str]) -> float | None:
                 ms = float(value)
             except ValueError:
                 continue
-            if ms == ms and 0 <= ms < float("inf"):
+            if 0 <= ms < _INF:
                 return ms / 1000.0
     value = headers.get("retry-after")
     if value is not None:
@@ -263,50 +346,69 @@ def request_id(headers: Mapping[str, str]) -> str | None:
     return None
 
 
-def decode_body(body: Any) -> tuple[Any, str | None, bool]:
+def decode_body(body: Any) -> tuple[Any, str | None, bool, bool]:
     """Parse a body given as bytes, str or parsed JSON.
 
-    Returns ``(document, text, truncated)``: *document* is the parsed JSON or ``None``;
-    *text* is the (possibly cut) text when the body was not JSON; *truncated* tells
-    whether the body was longer than what was looked at.
+    Returns ``(document, text, cut, events)``: *document* is the parsed JSON or
+    ``None``; *text* is the (possibly cut) text when the body was not JSON; *cut*
+    tells whether the body was longer than what was looked at; *events* that the
+    body was a stream of server-sent events none of which is an error.
     """
     if body is None:
-        return None, None, False
+        return None, None, False, False
     if isinstance(body, (dict, list, int, float, bool)):
-        return body, None, False
+        return body, None, False, False
     if isinstance(body, (bytes, bytearray, memoryview)):
         raw = bytes(body)
-        truncated = len(raw) > MAX_PARSED_BODY
+        cut = len(raw) > MAX_PARSED_BODY
         text = raw[:MAX_PARSED_BODY].decode("utf-8", "replace")
     elif isinstance(body, str):
-        truncated = len(body) > MAX_PARSED_BODY
-        text = body[:MAX_PARSED_BODY] if truncated else body
+        cut = len(body) > MAX_PARSED_BODY
+        text = body[:MAX_PARSED_BODY] if cut else body
     else:
         text = str(body)[:MAX_KEPT_TEXT]
-        return None, text, False
+        return None, text, False, False
     stripped = text.lstrip()
-    if not truncated and stripped[:1] in ("{", "["):
+    if not cut and stripped[:1] in ("{", "["):
         try:
-            return json.loads(stripped), None, False
+            return json.loads(stripped), None, False, False
         except (ValueError, RecursionError):
             pass
-    if stripped.startswith(("data:", "event:")):
-        document = _first_sse_error(stripped)
+    events = False
+    if stripped.startswith(("data:", "event:", "id:", ":")):
+        document, events = _read_events(stripped)
         if document is not None:
-            return document, None, truncated
-    return None, text[:MAX_KEPT_TEXT], truncated or len(text) > MAX_KEPT_TEXT
+            return document, None, cut, False
+    return None, text[:MAX_KEPT_TEXT], cut or len(text) > MAX_KEPT_TEXT, events
 
 
-def _first_sse_error(text: str) -> Any:
-    """The first server-sent event whose data is an error, parsed; else ``None``."""
+def _read_events(text: str) -> tuple[Any, bool]:
+    """The first server-sent event whose data is an error, parsed; else ``None``, and
+    whether every event's data was a JSON object or ``[DONE]`` (a stream that succeeded)."""
+    seen = False
     for line in text.splitlines():
         if not line.startswith("data:"):
             continue
         data = line[5:].strip()
-        if not data.startswith("{") or ("error" not in data and "failed" not in data):
+        if data == "[DONE]":
+            seen = True
             continue
-        try:
-            return json.loads(data)
-        except (ValueError, RecursionError):
-            continue
-    return None
+        if not data.startswith("{"):
+            return None, False
+        if "error" in data or "failed" in data:
+            try:
+                document = json.loads(data)
+            except (ValueError, RecursionError):
+                return None, False
+            if isinstance(document, dict) and _is_error_event(document):
+                return document, False
+        seen = True
+    return None, seen
+
+
+def _is_error_event(event: dict[str, Any]) -> bool:
+    """Whether an event's data is an error: an ``error`` member, or a failed response."""
+    if event.get("error"):
+        return True
+    response = event.get("response")
+    return isinstance(response, dict) and response.get("status") == "failed"

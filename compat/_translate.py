@@ -4,7 +4,7 @@ An adapter is a function ``(exception) -> LLMError | None`` that knows one
 library's exceptions. Adapters are found by the module that defines the
 exception's class (or one of its bases), so that no SDK is imported to find out
 whether an exception is one of its own: ``openai.error`` and ``openai._exceptions``
-are told apart by name alone. Built-in adapters live in the ``adapters`` package
+are told apart by name alone. Built-in adapters live in the ``compat.adapters`` package
 and are imported the first time an exception of theirs is translated.
 """
 
@@ -15,10 +15,10 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any, Union
 
-from compat._classify import build, classify
+from compat._answer import read_answer
+from compat._classify import classify, make_error
 from compat._errors import LLMError
 from compat._kinds import ErrorKind
-from compat._parse import signal_headers
 from compat._secrets import logger
 
 log = logger("compat")
@@ -27,17 +27,18 @@ Adapter = Callable[[BaseException], Union[LLMError, None]]
 
 # Module name (or its first part) -> adapter, or "module:function" until first use.
 _BUILTIN: dict[str, str] = {
-    "openai.error": "adapters.openai_legacy:translate",
-    "openai": "adapters.openai_v1:translate",
-    "requests": "adapters.http:translate_requests",
-    "httpx": "adapters.http:translate_httpx",
-    "httpx2": "adapters.http:translate_httpx",
-    "httpcore": "adapters.http:translate_httpcore",
+    "openai.error": "compat.adapters.openai_legacy:translate",
+    "openai": "compat.adapters.openai_v1:translate",
+    "requests": "compat.adapters.http:translate_requests",
+    "httpx": "compat.adapters.http:translate_httpx",
+    "httpx2": "compat.adapters.http:translate_httpx",
+    "httpcore": "compat.adapters.http:translate_httpcore",
     "compat": "compat._translate:_own",
-    "adapters": "compat._translate:_own",
 }
 _registry: dict[str, Adapter | str] = dict(_BUILTIN)
 _by_class: dict[type, Adapter | None] = {}
+_UNKNOWN: Any = object()
+_set_cause = BaseException.__dict__["__cause__"].__set__
 _lock = threading.Lock()
 
 
@@ -110,17 +111,20 @@ def translate(exc: BaseException) -> LLMError | None:
     if not isinstance(exc, Exception):
         return None
     try:
-        adapter = adapter_for(type(exc))
+        cls = type(exc)
+        adapter: Adapter | None = _by_class.get(cls, _UNKNOWN)
+        if adapter is _UNKNOWN:
+            adapter = adapter_for(cls)
         if adapter is None:
             return None
         error = adapter(exc)
         if error is not None and error is not exc and error.__cause__ is None:
             # BaseException's own setter: the frozen class's __setattr__ is slower.
-            BaseException.__setattr__(error, "__cause__", exc)
+            _set_cause(error, exc)
         return error
     except Exception as bug:
         log.error("compat could not translate %s", type(exc).__qualname__, exc_info=bug)
-        error = build(
+        error = make_error(
             ErrorKind.UNKNOWN,
             f"{type(exc).__qualname__} could not be translated ({type(bug).__qualname__})",
         )
@@ -143,12 +147,10 @@ def from_response(
     function never raises.
     """
     try:
-        return classify(
-            status, signal_headers(headers), body, provider=provider, keep_headers=headers
-        )
+        return classify(read_answer(status, headers, body, provider=provider))
     except Exception as bug:
         log.error("compat could not read an answer with status %r", status, exc_info=bug)
-        error = build(
+        error = make_error(
             ErrorKind.UNKNOWN,
             f"The answer could not be read ({type(bug).__qualname__}: {bug})",
             status if isinstance(status, int) else None,

@@ -28,6 +28,7 @@ from typing import Any, Generic, TypeVar, cast, overload
 
 from compat._parse import signal_headers
 from compat._secrets import logger, register_secret, scrub
+from compat._sources import tables
 from compat._translate import from_response, translate
 from compat.retry.engine import Attempt
 from compat.retry.policy import RetryPolicy
@@ -258,48 +259,29 @@ class _Legacy(_Client):
 
 # ------------------------------------------------------------------------------ answers
 
-_FAILURE_MARKERS = (b'"error', b'"failed"', b'"html-message"')
-
 
 def failure_in(status: int, headers: Any, body: bytes) -> Any:
     """The common error of a failure that arrived as a success (HTTP 2xx), else ``None``.
 
     Most successes are told apart by a few substring tests, without parsing: only a
     body that is not JSON, or that names an error, an envelope's code or a failed
-    status, is read as an answer.
+    status (the sources say which keys), is read as an answer.
     """
     if not body:
         return None
     head = body[:64].lstrip()[:1]
-    if head in (b"{", b"["):
-        markers = _FAILURE_MARKERS + _envelope_markers()
-        if not any(marker in body for marker in markers):
-            return None
+    if head in (b"{", b"[") and not any(marker in body for marker in tables().body_markers):
+        return None
     return from_response(status, headers, body)
-
-
-def _envelope_markers() -> tuple[bytes, ...]:
-    from compat import _envelopes
-
-    return tuple(f'"{table.code_field}"'.encode() for table in _envelopes._tables)
 
 
 def _document_failure(result: Any) -> Any:
     """The common error of a legacy SDK result that is a failure in disguise, else ``None``."""
-    if not isinstance(result, dict):
-        return None
-    keys = {"error", "status", *(t.code_field for t in _envelope_tables())}
-    if not keys.intersection(result):
+    if not isinstance(result, dict) or tables().body_keys.isdisjoint(result):
         return None
     to_dict = getattr(result, "to_dict_recursive", None)
     document = to_dict() if callable(to_dict) else dict(result)
     return from_response(200, {}, document)
-
-
-def _envelope_tables() -> Any:
-    from compat import _envelopes
-
-    return _envelopes._tables
 
 
 def _raise(error: Any) -> None:

@@ -291,3 +291,51 @@ def test_azure_shape_without_azure_headers() -> None:
         error = compat.from_response(400, {}, body)
         assert error is not None
         assert "azure" == error.provider
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "kind", "retry_after"),
+    [
+        (429, {"error": {"code": "429", "message": TPM_MESSAGE}}, "rate_limited", 6.0),
+        (
+            403,
+            {
+                "error": {
+                    "code": "403",
+                    "message": "Out of call volume quota for AzureOpenAI. Quota will be replenished in 2.01:55:44.",
+                }
+            },
+            "quota_exceeded",
+            None,
+        ),
+        (
+            400,
+            {"error": {"code": "content_filter", "message": FILTERED_PROMPT["error"]["message"]}},
+            "content_filtered",
+            None,
+        ),
+    ],
+    ids=["429 token rate limit", "403 call volume quota", "400 content filter"],
+)
+def test_azure_wording_is_evidence_of_azure(
+    status: int, body: dict[str, Any], kind: str, retry_after: float | None
+) -> None:
+    """Azure's own wording, without Azure's headers and without a provider hint, says azure
+    (and is read as before)."""
+    error = compat.from_response(status, {}, body)
+    assert error is not None
+    assert ("azure", kind, retry_after) == (error.provider, error.kind.value, error.retry_after)
+
+
+def test_the_inner_code_is_the_code_when_the_error_has_none() -> None:
+    """An error object whose only code is its innererror's keeps that code."""
+    body = {
+        "error": {"message": "filtered", "innererror": {"code": "ResponsibleAIPolicyViolation"}}
+    }
+    error = compat.from_response(400, {}, body)
+    assert error is not None
+    assert ("ResponsibleAIPolicyViolation", "content_filtered", "azure") == (
+        error.code,
+        error.kind.value,
+        error.provider,
+    )

@@ -213,20 +213,84 @@ def test_fast_constructor_matches_the_public_one() -> None:
         body={"x": 1},
     )
     fast = compat.RateLimitError._make(
-        compat.ErrorKind.RATE_LIMITED,
-        "m",
-        True,
-        1.0,
-        429,
-        "c",
-        "r",
-        "openai",
-        "t",
-        "p",
-        False,
-        {"a": "b"},
-        {"x": 1},
+        {
+            "kind": compat.ErrorKind.RATE_LIMITED,
+            "_message": "m",
+            "retryable": True,
+            "retry_after": 1.0,
+            "status": 429,
+            "code": "c",
+            "request_id": "r",
+            "provider": "openai",
+            "type": "t",
+            "param": "p",
+            "billed": False,
+            "_raw_headers": {"a": "b"},
+            "_raw_body": {"x": 1},
+        }
     )
     assert set(vars(public)) == set(vars(fast))
     assert public.fields() == fast.fields()
     assert public == fast
+    bare = compat.RateLimitError._make({"kind": compat.ErrorKind.RATE_LIMITED, "_message": "m"})
+    assert set(vars(public)) == set(vars(bare))
+    assert compat.RateLimitError("m") == bare
+
+
+@pytest.mark.parametrize("kind", list(compat.ErrorKind))
+def test_every_subclass_from_a_message_alone(kind: compat.ErrorKind) -> None:
+    """Each per-kind class is made from a message alone; its kind and default retryability
+    come from the class, other fields by name."""
+    cls = ERROR_CLASSES[kind]
+    error = cls("it failed")
+    assert (kind, kind.retryable, "it failed") == (error.kind, error.retryable, error.message)
+    with_fields = cls("it failed", status=500, retry_after=2.0)
+    assert (500, 2.0, kind) == (with_fields.status, with_fields.retry_after, with_fields.kind)
+    assert error == cls(kind, "it failed") == cls(kind.value, "it failed")
+    assert error == cls(kind=kind, message="it failed")
+
+
+def test_rate_limit_error_from_a_message() -> None:
+    """compat.RateLimitError("slow down") is the rate limit the README promises."""
+    error = compat.RateLimitError("slow down")
+    assert "[rate_limited] slow down" == str(error)
+    assert error.retryable
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs"),
+    [
+        ((), {"kind": "timeout", "message": "x"}),
+        (("x",), {"kind": compat.ErrorKind.TIMEOUT}),
+        ((compat.ErrorKind.TIMEOUT, "x"), {}),
+        (("timeout", "x"), {}),
+        (("nonsense", "x"), {}),
+    ],
+)
+def test_a_subclass_refuses_another_kind(
+    args: tuple[object, ...], kwargs: dict[str, object]
+) -> None:
+    """A kind that is not the class's own is refused with a message naming both."""
+    with pytest.raises(ValueError, match="RateLimitError is the error of kind 'rate_limited'"):
+        compat.RateLimitError(*args, **kwargs)
+
+
+def test_the_base_class_takes_any_kind() -> None:
+    """LLMError(kind, message) keeps working, positionally and by name."""
+    assert compat.LLMError("timeout", "late") == compat.LLMError(kind="timeout", message="late")
+    assert compat.ErrorKind.TIMEOUT is compat.LLMError("timeout", "late").kind
+
+
+def test_signals_are_the_decision_headers_read_once() -> None:
+    """error._signals gives the lower-cased decision headers, from the answer when the error
+    was read from one, else from the headers it was made with."""
+    error = compat.from_response(
+        429,
+        {"Retry-After": "3", "X-Request-Id": "req_1", "Content-Type": "application/json"},
+        {"error": {"code": "rate_limit_exceeded", "message": "slow down"}},
+    )
+    assert error is not None
+    assert {"retry-after": "3", "x-request-id": "req_1"} == dict(error._signals)
+    made = compat.RateLimitError("slow down", headers={"Retry-After-Ms": "20", "X-Other": "1"})
+    assert {"retry-after-ms": "20"} == dict(made._signals)
+    assert {} == dict(compat.RateLimitError("slow down")._signals)

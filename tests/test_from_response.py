@@ -227,3 +227,101 @@ def test_provider_by_shape() -> None:
     assert compat.from_response(500, {"apim-request-id": "a"}, body).provider == "azure"  # type: ignore[union-attr]
     assert compat.from_response(502, {}, CLOUDFLARE_502).provider == "unknown"  # type: ignore[union-attr]
     assert compat.from_response(500, {}, body, provider="gateway-x").provider == "gateway-x"  # type: ignore[union-attr]
+
+
+RATE_LIMITED_BODY = {"error": {"message": "Rate limit reached.", "code": "rate_limit_exceeded"}}
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "expected"),
+    [
+        # a negative retry-after is absent: the message's wait decides
+        ({"retry-after": "-10"}, "Please try again in 3s.", 3.0),
+        ({"retry-after": "-10"}, "Rate limit reached.", None),
+        ({"retry-after": "inf"}, "Rate limit reached.", None),
+        ({"retry-after": "nan"}, "Please try again in 2s.", 2.0),
+        ({"retry-after-ms": "-5", "retry-after": "4"}, "Rate limit reached.", 4.0),
+        # a wait too long to be meant is absent, in the text and in the reset headers
+        ({}, "Please try again in " + "9" * 400 + "s.", None),
+        ({}, "Please retry after " + "9" * 400 + " seconds.", None),
+        (
+            {"x-ratelimit-remaining-tokens": "0", "x-ratelimit-reset-tokens": "9" * 400 + "s"},
+            "Rate limit reached.",
+            None,
+        ),
+        (
+            {"x-ratelimit-remaining-tokens": "0", "x-ratelimit-reset-tokens": "9" * 400},
+            "Please try again in " + "9" * 400 + "ms.",
+            None,
+        ),
+    ],
+)
+def test_unreadable_waits_are_absent(
+    headers: dict[str, str], body: str, expected: float | None
+) -> None:
+    """Negative, non-finite and unreadable waits are absent, and the next signal decides."""
+    error = compat.from_response(
+        429, headers, {"error": {"message": body, "code": "rate_limit_exceeded"}}
+    )
+    assert error is not None
+    assert expected == error.retry_after
+
+
+@pytest.mark.parametrize(
+    "form",
+    ["%a, %d %b %Y %H:%M:%S GMT", "%A, %d-%b-%y %H:%M:%S GMT", "%a %b %d %H:%M:%S %Y"],
+    ids=["IMF-fixdate", "RFC 850", "asctime"],
+)
+def test_retry_after_dates_in_every_rfc_7231_form(form: str) -> None:
+    """A retry-after date is read in each of RFC 7231's three forms (asctime is GMT)."""
+    import time
+
+    when = time.gmtime(time.time() + 120)
+    value = time.strftime(form, when)
+    error = compat.from_response(429, {"retry-after": value}, RATE_LIMITED_BODY)
+    assert error is not None
+    assert error.retry_after is not None
+    assert 100 < error.retry_after <= 121
+
+
+def test_a_successful_event_stream_is_a_success() -> None:
+    """A 2xx body of server-sent events none of which is an error is a success, with and
+    without a status; a stream with an error event, or with data that is not JSON, is not."""
+    chunk = {
+        "id": "c1",
+        "object": "chat.completion.chunk",
+        "choices": [{"delta": {"content": "an error"}}],
+    }
+    stream = f"data: {json.dumps(chunk)}\n\n: keep-alive\n\ndata: {json.dumps(chunk)}\n\ndata: [DONE]\n\n"
+    assert compat.from_response(200, {"content-type": "text/event-stream"}, stream) is None
+    assert compat.from_response(200, {}, stream.encode()) is None
+    assert compat.from_response(None, {}, stream) is None
+    failed = stream.replace(
+        "data: [DONE]", 'data: {"error": {"message": "boom", "type": "server_error"}}'
+    )
+    error = compat.from_response(200, {}, failed)
+    assert error is not None
+    assert compat.ErrorKind.SERVER_ERROR is error.kind
+    garbled = compat.from_response(200, {}, "data: <html>oops</html>\n\n")
+    assert garbled is not None
+    assert compat.ErrorKind.BAD_RESPONSE is garbled.kind
+    broken = compat.from_response(500, {}, stream)
+    assert broken is not None
+    assert compat.ErrorKind.SERVER_ERROR is broken.kind
+
+
+@pytest.mark.parametrize("status", [301, 302, 304, 307, 308])
+def test_a_3xx_is_not_a_success(status: int) -> None:
+    """A redirect or other 3xx where an answer was due is an error (bad_response), not a
+    success; an error object under it is read as usual."""
+    error = compat.from_response(status, {"x-request-id": "req_3"}, b"")
+    assert error is not None
+    assert (compat.ErrorKind.BAD_RESPONSE, status, False) == (
+        error.kind,
+        error.status,
+        error.retryable,
+    )
+    assert f"HTTP {status}" in error.message
+    coded = compat.from_response(status, {}, {"error": {"code": "insufficient_quota"}})
+    assert coded is not None
+    assert compat.ErrorKind.QUOTA_EXCEEDED is coded.kind

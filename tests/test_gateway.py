@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 import compat
-from compat._envelopes import SEED_GATEWAY
+from compat.adapters.gateway import SEED_GATEWAY
 from compat.testing import FaultServer, faults
 
 KEY, SECRET = "gwkey-1234567890", "gwsecret-abcdefghij"

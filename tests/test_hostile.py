@@ -226,3 +226,71 @@ def test_translate_legacy_exceptions_with_hostile_fields(
     assert error.kind in set(compat.ErrorKind)
     shown(error)
     assert [] == [r.getMessage() for r in last_resort.records]
+
+
+BIG = 50 * 1024 * 1024
+
+
+def small(error: compat.LLMError) -> None:
+    """An error made from a huge answer keeps a bounded message and body, and says so."""
+    assert len(error.message) < 10_000
+    assert "cut" in error.message
+    assert len(repr(error.body)) < 300_000
+
+
+def test_a_huge_message_through_the_v1_sdk_is_cut() -> None:
+    """A 50 MB error message in a v1 APIStatusError (its response's content and the body
+    the SDK parsed from it) is read from a bounded prefix, as from_response reads it."""
+    openai = pytest.importorskip("openai")
+    if not hasattr(openai, "OpenAI"):
+        pytest.skip("the v1+ SDK is not installed")
+    namespace = vars(openai._exceptions)
+    httpx = namespace.get("httpx2") or namespace["httpx"]
+    content = json.dumps({"error": {"message": "x" * BIG, "type": "server_error"}}).encode()
+    request = httpx.Request("POST", "http://127.0.0.1:1/v1/chat/completions")
+    response = httpx.Response(500, content=content, request=request)
+    body = json.loads(content)["error"]
+    exc = openai.InternalServerError("Error code: 500", response=response, body=body)
+    error = compat.translate(exc)
+    assert isinstance(error, compat.ServerError)
+    small(error)
+
+
+def test_a_huge_error_event_without_a_response_is_cut() -> None:
+    """A 50 MB error in a parsed body with no raw answer to measure (a stream's error event)
+    is measured by a bounded walk and shortened."""
+    openai = pytest.importorskip("openai")
+    if not hasattr(openai, "OpenAI"):
+        pytest.skip("the v1+ SDK is not installed")
+    namespace = vars(openai._exceptions)
+    httpx = namespace.get("httpx2") or namespace["httpx"]
+    request = httpx.Request("POST", "http://127.0.0.1:1/v1/chat/completions")
+    body = {"message": "y" * BIG, "type": "server_error"}
+    exc = openai.APIError("stream failed", request, body=body)
+    error = compat.translate(exc)
+    assert isinstance(error, compat.ServerError)
+    small(error)
+
+
+def test_a_huge_parsed_body_is_cut() -> None:
+    """from_response given a parsed body with a 50 MB string keeps a shortened copy."""
+    error = compat.from_response(
+        500, {}, {"error": {"message": "z" * BIG, "innererror": {"x": "z" * BIG}}}
+    )
+    assert isinstance(error, compat.ServerError)
+    small(error)
+
+
+def test_a_huge_legacy_error_is_cut() -> None:
+    """A legacy openai.error exception with a 50 MB body (raw and parsed) is read from a
+    bounded prefix."""
+    openai = pytest.importorskip("openai")
+    if hasattr(openai, "OpenAI"):
+        pytest.skip("the legacy SDK (openai<1) is not installed")
+    raw = json.dumps({"error": {"message": "x" * BIG, "type": "server_error"}})
+    exc = openai.error.APIError(
+        "x" * BIG, http_body=raw, http_status=500, json_body=json.loads(raw), headers={}
+    )
+    error = compat.translate(exc)
+    assert isinstance(error, compat.LLMError)
+    small(error)

@@ -10,8 +10,13 @@ import pytest
 import requests
 
 import compat
-from adapters._common import kind_by_class
-from adapters.http import HTTPX_CALLER_BUGS, HTTPX_KINDS, REQUESTS_CALLER_BUGS, REQUESTS_KINDS
+from compat.adapters._common import kind_by_class
+from compat.adapters.http import (
+    HTTPX_CALLER_BUGS,
+    HTTPX_KINDS,
+    REQUESTS_CALLER_BUGS,
+    REQUESTS_KINDS,
+)
 from compat.testing import FaultServer
 
 HTTPX_MODULES = [name for name in ("httpx", "httpx2") if importlib.util.find_spec(name) is not None]

@@ -13,8 +13,8 @@ if hasattr(openai, "OpenAI"):
     pytest.skip("the legacy SDK (openai<1) is not installed", allow_module_level=True)
 
 import compat  # noqa: E402
-from adapters._common import kind_by_class  # noqa: E402
-from adapters.openai_legacy import CLASS_KINDS  # noqa: E402
+from compat.adapters._common import kind_by_class  # noqa: E402
+from compat.adapters.openai_legacy import CLASS_KINDS  # noqa: E402
 from compat.testing import FaultServer  # noqa: E402
 from tests.bodies import CASES  # noqa: E402
 from tests.test_from_response import check  # noqa: E402

@@ -14,8 +14,8 @@ if not hasattr(openai, "OpenAI"):
     pytest.skip("the v1+ SDK is not installed", allow_module_level=True)
 
 import compat  # noqa: E402
-from adapters._common import kind_by_class  # noqa: E402
-from adapters.openai_v1 import CLASS_KINDS  # noqa: E402
+from compat.adapters._common import kind_by_class  # noqa: E402
+from compat.adapters.openai_v1 import CLASS_KINDS  # noqa: E402
 from compat.testing import FaultServer  # noqa: E402
 from tests.bodies import CASES  # noqa: E402
 from tests.conftest import track  # noqa: E402
@@ -132,6 +132,23 @@ def test_each_status_class(server: FaultServer, status: int, sdk_class: str, kin
     error = compat.translate(exc)
     assert error is not None
     assert (kind, status, f"req_{status}") == (error.kind.value, error.status, error.request_id)
+
+
+@pytest.mark.parametrize("status", [302, 304])
+def test_a_3xx_raised_by_the_sdk_is_translated(server: FaultServer, status: int) -> None:
+    """A 3xx the SDK raises as APIStatusError (a redirect without Location, 304) is a
+    bad_response carrying the status, not an exception that escapes untranslated."""
+    server.push(status, {"x-request-id": f"req_{status}"}, b"")
+    exc = call(server)
+    assert isinstance(exc, openai.APIStatusError)
+    error = compat.translate(exc)
+    assert error is not None
+    assert (compat.ErrorKind.BAD_RESPONSE, status, f"req_{status}") == (
+        error.kind,
+        error.status,
+        error.request_id,
+    )
+    assert exc is error.__cause__
 
 
 def test_timeout(server: FaultServer) -> None:

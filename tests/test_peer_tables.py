@@ -26,12 +26,8 @@ ROWS = load()
 #: Rows compat fails today: id -> what compat gives instead (and which mechanism).
 KNOWN_FAILURES: dict[str, str] = {
     # Retry-After parsing
-    "openai-python/retry-after-minus-10": "retry_after 0.0: a negative Retry-After is clamped to 0 instead of being absent",
-    "urllib3/parse-invalid-minus-1": "retry_after 0.0: a negative Retry-After is clamped to 0 instead of being absent",
-    "urllib3/date-asctime": "retry_after None: an asctime date (no zone, GMT by RFC 7231) is rejected as unreadable",
     # Retry policy
     # Reading a 2xx body
-    "semantic-kernel/async-filter-stream-is-a-success": "bad_response: a 200 event stream with no error event is read as text instead of JSON",
     # Phrase table: context length
     "litellm/proxy-context-window-exceeded": "invalid_request, provider openai: 'ContextWindowExceededError' / 'context window exceeded' is not in the phrase table, and the LiteLLM proxy is not recognised",
     "litellm/context-window-input-exceeds-maximum-context-limit": 'invalid_request: "maximum context limit" is not in the phrase table',

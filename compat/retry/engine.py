@@ -499,10 +499,9 @@ class Run:
 
 
 def signals(error: LLMError) -> Mapping[str, str]:
-    """The decision headers of *error*'s answer, names lower-cased."""
-    from compat._parse import signal_headers
-
-    return signal_headers(error._raw_headers)
+    """The decision headers of *error*'s answer, names lower-cased (read once, when the
+    answer was read)."""
+    return error._signals
 
 
 _WAIT_REASONS = {
