@@ -22,6 +22,11 @@ An ``APIStatusError`` is read like a raw answer: its status, its response's
 headers and its body, so that a 429 is told apart as ``rate_limited``,
 ``quota_exceeded`` or ``overloaded`` by what the server said.
 
+The SDK keeps only the body's ``error`` member; a body with more at its top
+level (a request id, a family's mark) or in another shape is read again from the
+raw answer. Who sent it is what the request's URL says (an Azure endpoint, or
+OpenAI's own host), else what the answer shows.
+
 This module also owns OpenAI's wire format (:data:`SOURCE`): the codes, types
 and phrases of OpenAI's error objects, which the legacy SDK and most
 OpenAI-compatible servers send too. Wording that other servers share with
@@ -165,8 +170,14 @@ CLASS_KINDS: dict[str, ErrorKind | None] = {
 }
 
 
-def provider_of(exc: BaseException) -> str:
-    """``"azure"`` when the request went to an Azure OpenAI endpoint, else ``"openai"``."""
+#: OpenAI's own API hosts: an answer from one of them is OpenAI's whatever it says.
+OPENAI_HOSTS = ("api.openai.com",)
+
+
+def provider_of(exc: BaseException) -> str | None:
+    """``"azure"`` when the request went to an Azure OpenAI endpoint, ``"openai"`` when it
+    went to OpenAI's own host, else ``None``: the answer tells (a client pointed at
+    another server through ``base_url``)."""
     try:
         url = exc.request.url  # type: ignore[attr-defined]
         parsed = getattr(url, "_uri_reference", None)  # httpx's parsed form: nothing to decode
@@ -176,9 +187,19 @@ def provider_of(exc: BaseException) -> str:
             host, path = url.host, url.path
         if azure.is_azure_url(host, path):
             return "azure"
+        return "openai" if host in OPENAI_HOSTS else None
     except Exception:  # noqa: BLE001 - no request, or not an httpx URL
-        pass
-    return "openai"
+        return None
+
+
+def _only_error(content: bytes) -> bool:
+    """Whether a raw JSON body is ``{"error": {...}}`` and nothing else (read from its two
+    ends, without parsing): then the SDK's ``body`` is all of it."""
+    head = content[:32].lstrip()
+    if head[:1] != b"{" or not head[1:].lstrip().startswith(b'"error"'):
+        return False
+    tail = content[-32:].rstrip()
+    return tail.endswith(b"}") and tail[:-1].rstrip().endswith(b"}")
 
 
 def _dump(model: Any) -> Any:
@@ -232,7 +253,11 @@ def translate(exc: BaseException) -> LLMError | None:
         headers = response.headers
         content = _content(response)
         size = len(content) if type(content) is bytes else None
-        if type(body) is dict and (size is None or size <= MAX_PARSED_BODY):
+        if (
+            type(body) is dict
+            and (size is None or size <= MAX_PARSED_BODY)
+            and (not content or _only_error(content))
+        ):
             if status == 404 and provider == "azure":
                 explained = _not_found_hint(exc, body)
                 if explained is not None:
@@ -251,24 +276,27 @@ def translate(exc: BaseException) -> LLMError | None:
                 )
             )
         # The SDK keeps only the body's "error" member; when that was not an
-        # object (a gateway envelope, an HTML page), or the body is too large to
+        # object (a gateway envelope, an HTML page), the body holds more than it (a
+        # request id, a family's marks) or another shape, or the body is too large to
         # keep whole, the answer is read again from its raw content.
         raw = content if content is not None else body
         return classify(read_answer(status, headers, raw, sender=provider, hint=hint))
 
     message = getattr(exc, "message", None) or str(exc)
+    # No answer to read: the failure is the client's, and the SDK is OpenAI's.
+    client = provider or "openai"
     if hint is K.BAD_RESPONSE:
         headers = getattr(response, "headers", None)
-        return make_error(K.BAD_RESPONSE, message, status, headers, body, provider)
+        return make_error(K.BAD_RESPONSE, message, status, headers, body, client)
     if hint in (K.OUTPUT_TRUNCATED, K.CONTENT_FILTERED):
         completion = _dump(getattr(exc, "completion", None))
         if azure.read_content_filter(completion):
-            provider = "azure"  # only Azure reports per-category verdicts
+            client = "azure"  # only Azure reports per-category verdicts
         return make_error(
             hint,
             message,
             body=completion,
-            provider=provider,
+            provider=client,
             code="length" if hint is K.OUTPUT_TRUNCATED else "content_filter",
         )
     if hint in (K.TIMEOUT, K.CONNECTION) and response is None:
@@ -280,7 +308,7 @@ def translate(exc: BaseException) -> LLMError | None:
             if found_cause and cause_kind is K.TIMEOUT:
                 hint = K.TIMEOUT
         text = message if cause is None else f"{message} ({describe(cause)})"
-        return make_error(hint, text, provider=provider)
+        return make_error(hint, text, provider=client)
 
     # An APIError with no response: an error event in a stream, or a client-side failure.
     if isinstance(body, dict):
@@ -289,5 +317,5 @@ def translate(exc: BaseException) -> LLMError | None:
             read_answer(None, None, document, sender=provider, message=message, hint=hint)
         )
     if hint is not None:
-        return make_error(hint, message, provider=provider)
+        return make_error(hint, message, provider=client)
     return classify(read_answer(None, None, {"error": {"message": message}}, sender=provider))
