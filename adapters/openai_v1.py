@@ -29,13 +29,18 @@ OpenAI's own host), else what the answer shows.
 
 This module also owns OpenAI's wire format (:data:`SOURCE`): the codes, types
 and phrases of OpenAI's error objects, which the legacy SDK and most
-OpenAI-compatible servers send too. Wording that other servers share with
-OpenAI's (an Anthropic-style "prompt is too long", "insufficient balance") sits
-here until its family has a module of its own.
+OpenAI-compatible servers send too; an error quoted as JSON inside a message
+(``Error from provider: {"error": {...}}``, ``AnthropicException - b'{...}'``),
+whose innermost error decides; and the tokens-per-minute wording whose
+"Requested" over the "Limit" says a retry cannot help. Each family of
+OpenAI-compatible servers has its own module.
 """
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Mapping
 from typing import Any
 
 from compat.adapters import azure
@@ -48,20 +53,65 @@ from compat.extend import (
     Row,
     Source,
     classify,
+    find_error,
     make_error,
     read_answer,
 )
 
 K = ErrorKind
 
+#: How far into a message a quoted error's opening brace is looked for.
+_QUOTED_WITHIN = 2000
+_DECODER = json.JSONDecoder()
+
+
+def quoted_error(error: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The error an error's message quotes as JSON ("Error from provider: {...}", a proxy's
+    "AnthropicException - b'{...}'", an ``error`` string that is JSON), else ``None``.
+
+    The first ``{`` of the message is read as one JSON value, once: time linear in the
+    message, and a message that only mentions a brace costs one failed parse.
+    """
+    message = error.get("message")
+    if type(message) is not str:
+        return None
+    at = message.find("{", 0, _QUOTED_WITHIN)
+    if at < 0:
+        return None
+    try:
+        document, _ = _DECODER.raw_decode(message, at)
+    except (ValueError, RecursionError):
+        return None
+    return find_error(document, None) if type(document) is dict else None
+
+
+# "on tokens per min (TPM): Limit 7000, Used 0, Requested ~12903" (OpenAI's wording,
+# which Groq and others copy): read where the phrase was found, in time linear in the text.
+_TPM_FIGURES = re.compile(r"limit:? ?(\d{1,12}),(?: used:? ?\d{1,12},)? requested:? ?~?(\d{1,12})")
+
+
+def request_over_limit(kind: ErrorKind, lower: str) -> bool | None:
+    """``False`` (no retry can help) for a rate limit whose one request asks for more
+    tokens per minute than the whole limit allows; else ``None``."""
+    if kind is not K.RATE_LIMITED:
+        return None
+    at = lower.find("(tpm)")
+    if at < 0:
+        return None
+    figures = _TPM_FIGURES.search(lower, at, at + 120)
+    if figures is None:
+        return None
+    limit, requested = int(figures.group(1)), int(figures.group(2))
+    return False if requested > limit else None
+
+
 SOURCE = Source(
     name="openai",
     # Codes of OpenAI's error objects (platform.openai.com/docs/guides/error-codes),
-    # and specific types (Anthropic-style `overloaded_error`) that decide on their own.
+    # and specific types that decide on their own.
     codes={
         # quota and billing
         "insufficient_quota": Row(K.QUOTA_EXCEEDED),
-        "insufficient_user_quota": Row(K.QUOTA_EXCEEDED),
         "billing_hard_limit_reached": Row(K.QUOTA_EXCEEDED),
         "billing_not_active": Row(K.QUOTA_EXCEEDED),
         "quota_exceeded": Row(K.QUOTA_EXCEEDED),
@@ -101,7 +151,6 @@ SOURCE = Source(
         # the service
         "engine_overloaded": Row(K.OVERLOADED),
         "model_overloaded": Row(K.OVERLOADED),
-        "overloaded_error": Row(K.OVERLOADED),
         "server_error": Row(K.SERVER_ERROR),
         "internal_error": Row(K.SERVER_ERROR),
         "timeout": Row(K.TIMEOUT),
@@ -124,15 +173,15 @@ SOURCE = Source(
         "context_length_exceeded": Row(K.CONTEXT_LENGTH_EXCEEDED),
         "context length exceeded": Row(K.CONTEXT_LENGTH_EXCEEDED),
         "reduce the length of the messages": Row(K.CONTEXT_LENGTH_EXCEEDED),
-        "prompt is too long": Row(K.CONTEXT_LENGTH_EXCEEDED),
         "exceeds the context window": Row(K.CONTEXT_LENGTH_EXCEEDED),
         "input is too long for requested model": Row(K.CONTEXT_LENGTH_EXCEEDED),
+        # other servers' wordings, as clients quote them (LiteLLM's exception mapping)
+        "maximum context limit": Row(K.CONTEXT_LENGTH_EXCEEDED),
+        "longer than the model's context length": Row(K.CONTEXT_LENGTH_EXCEEDED),
         "exceeded your current quota": Row(K.QUOTA_EXCEEDED),
         "check your plan and billing": Row(K.QUOTA_EXCEEDED),
         "billing hard limit": Row(K.QUOTA_EXCEEDED),
         "insufficient_quota": Row(K.QUOTA_EXCEEDED),
-        "credit balance is too low": Row(K.QUOTA_EXCEEDED),
-        "insufficient balance": Row(K.QUOTA_EXCEEDED),
         "out of credits": Row(K.QUOTA_EXCEEDED),
         # a request that on its own exceeds a per-minute limit can never pass
         "request too large for": Row(K.RATE_LIMITED, retryable=False),
@@ -141,7 +190,14 @@ SOURCE = Source(
         "safety system": Row(K.CONTENT_FILTERED),
         "content filter": Row(K.CONTENT_FILTERED),
         "content_filter": Row(K.CONTENT_FILTERED),
+        "content_policy_violation": Row(K.CONTENT_FILTERED),
+        # a project or an account that may not use what it asked for, whatever the code says
+        "does not have access to model": Row(K.PERMISSION_DENIED),
+        "deactivated account": Row(K.PERMISSION_DENIED),
+        "account associated with this api key has been deactivated": Row(K.PERMISSION_DENIED),
     },
+    nested=(quoted_error,),
+    refine=(request_over_limit,),
 )
 
 #: Kind of each class when no answer says more; ``None``: the answer decides.

@@ -38,8 +38,29 @@ from compat._parse import SIGNAL_HEADERS
 K = ErrorKind
 
 #: The built-in sources: module names, each with a ``SOURCE``, imported on first use.
+#: Gateways and proxies come before the servers whose answers they relay, so that
+#: their marks name who sent an answer that quotes another's words.
 BUILTIN = (
     "compat.adapters.gateway",
+    "compat.adapters.litellm",
+    "compat.adapters.openrouter",
+    "compat.adapters.oneapi",
+    "compat.adapters.portkey",
+    "compat.adapters.helicone",
+    "compat.adapters.cloudflare",
+    "compat.adapters.vllm",
+    "compat.adapters.tgi",
+    "compat.adapters.llamacpp",
+    "compat.adapters.mistral",
+    "compat.adapters.anthropic",
+    "compat.adapters.gemini",
+    "compat.adapters.groq",
+    "compat.adapters.together",
+    "compat.adapters.fireworks",
+    "compat.adapters.perplexity",
+    "compat.adapters.deepinfra",
+    "compat.adapters.deepseek",
+    "compat.adapters.ollama",
     "compat.adapters.azure",
     "compat.adapters.openai_v1",
     "compat.adapters.http",
