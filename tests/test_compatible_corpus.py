@@ -43,9 +43,7 @@ PATHS = ("from_response", "v1", "legacy")
 #: What compat gets wrong today. A key is an entry id (wrong on every path the entry
 #: runs on) or ``"<id> [<path>]"`` (wrong on that path only); the value says which
 #: fields are wrong and what compat answers instead.
-KNOWN_MISSES: dict[str, str] = {
-    "azure-unauthorized-code-401": "provider 'azure' (expected 'openai')",
-}
+KNOWN_MISSES: dict[str, str] = {}
 
 
 def _miss(entry: Entry, path: str) -> str | None:
