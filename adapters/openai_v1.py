@@ -154,6 +154,8 @@ SOURCE = Source(
         "server_error": Row(K.SERVER_ERROR),
         "internal_error": Row(K.SERVER_ERROR),
         "timeout": Row(K.TIMEOUT),
+        # a Batch API request the batch's completion window closed on before it ran
+        "batch_expired": Row(K.TIMEOUT),
         "request_timeout": Row(K.TIMEOUT),
     },
     # Generic `type` values: they refine an answer that has no status.
