@@ -142,7 +142,7 @@ def main() -> None:
             " server family: compat on the raw answer and on the exception the v1 SDK raises"
             " (and the legacy SDK's, when `COMPAT_LEGACY_PYTHON` names an interpreter with"
             " openai<1), LiteLLM's `exception_type` and the SDK's own classes on that same"
-            " exception. \"kind\" counts the kind alone, \"all\" every labelled field (kind,"
+            ' exception. "kind" counts the kind alone, "all" every labelled field (kind,'
             " retryable, retry_after, code, request_id, provider). The labels were written"
             " beside compat's rows: read compat's figures as a regression check, the peers'"
             " as the measure.",
