@@ -74,6 +74,13 @@ GROUPS = {
             f"'\"password\"=' * ({M} // 11)",
             f"'a' * {M}",
             f"('a' * 31 + '-') * ({M} // 32)",
+            f"'authorization: ' * ({M} // 15)",
+            f"'Authorization: Token ' + 'a' * {M}",
+            f"'eyJ' + 'a' * {M}",
+            f"'eyJaaaa.' * ({M} // 8)",
+            f"('a' * 52 + 'JQQJ99') * ({M} // 58)",
+            f"'%3Dkey%3D' * ({M} // 9)",
+            f"'%20sk-' * ({M} // 6)",
         ],
     ),
     "redacted URLs": (
