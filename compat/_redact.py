@@ -69,6 +69,17 @@ _FIELD = re.compile(
     r"[\"']?\s*[:=]\s*[\"']?)(?!\[REDACTED\])(?!Bearer\b|Basic\b)[^\s\"',}&]{6,}",
     re.IGNORECASE,
 )
+# A secret key written as a quoted key, as in JSON or in a Python dict's repr (an SDK's
+# message quoting the body it received: ``'token': 'abc'``, ``"password": ["a", "b"]``):
+# its whole value goes, a string, a list or a flat object. Nothing here backtracks: a
+# value runs to the first quote, bracket or newline, so a megabyte is read once.
+_SECRET_KEY_NAMES = "|".join(sorted((re.escape(k) for k in SECRET_KEYS), key=len, reverse=True))
+_QUOTED_FIELD = re.compile(
+    r"""(["'](?:"""
+    + _SECRET_KEY_NAMES
+    + r""")["']\s*:\s*)(?!["']?\[REDACTED\])(?:"[^"\n]*|'[^'\n]*|[\[{][^\]}\n]*)""",
+    re.IGNORECASE,
+)
 # An Authorization value in any scheme (Bearer, Basic, Token, ApiKey, ...), or none.
 _AUTHORIZATION = re.compile(
     r"(authorization[\"']?\s*[:=]\s*[\"']?(?:[A-Za-z][A-Za-z-]{0,15}\s+)?)"
@@ -92,6 +103,16 @@ _HEX_RUN = b"h" * 32
 
 def _prefix_redacted(match: re.Match[str]) -> str:
     return match.group(1) + REDACTED
+
+
+def _quoted_redacted(match: re.Match[str]) -> str:
+    # The value up to its closing quote or bracket goes (the closer stays); a value cut
+    # short by a newline goes up to there.
+    head = match.group(1)
+    opener = match.group(0)[len(head)]
+    if opener in "\"'":
+        return head + opener + REDACTED
+    return head + opener + head[0] + REDACTED + head[0]
 
 
 def redact_id(text: str) -> str:
@@ -127,6 +148,15 @@ def redact_text(text: str, *, hex_keys: bool = True) -> str:
         text = _FIELD.sub(_prefix_redacted, text)
     if "authorization" in lower:
         text = _AUTHORIZATION.sub(_prefix_redacted, text)
+    if ":" in text and (
+        "key" in lower
+        or "secret" in lower
+        or "token" in lower
+        or "pass" in lower
+        or "auth" in lower
+        or "cookie" in lower
+    ):
+        text = _QUOTED_FIELD.sub(_quoted_redacted, text)
     if "eyJ" in text:
         text = _JWT.sub(REDACTED, text)
     if "JQQJ99" in text:
