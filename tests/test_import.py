@@ -20,12 +20,14 @@ def imported_by(code: str) -> set[str]:
 
 
 def test_import_compat_pulls_in_no_sdk() -> None:
-    """`import compat` imports neither openai, httpx, httpx2, requests nor attrs."""
+    """`import compat` imports neither openai, httpx, httpx2, requests nor attrs, nor the
+    adapters, the clients, the migration scanner or the fault server."""
     modules = imported_by("import compat")
     roots = {name.split(".")[0] for name in modules}
     assert "compat" in roots
     assert not roots & {"openai", "httpx", "httpx2", "requests", "attr", "attrs", "typing"}
-    assert not {name for name in modules if name.startswith("compat.adapters")}
+    rooms = ("compat.adapters", "compat.clients", "compat.migration", "compat.testing")
+    assert not {name for name in modules if name.startswith(rooms)}
 
 
 def test_first_error_loads_the_model_only() -> None:

@@ -21,7 +21,7 @@ import pytest
 
 import compat
 import compat.legacy as legacy
-from compat._scan import scan_source
+from compat.migration.scan import scan_source
 from compat.testing import FaultServer, faults
 from tests.conftest import track
 
