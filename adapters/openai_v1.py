@@ -366,6 +366,9 @@ def translate(exc: BaseException) -> LLMError | None:
             if found_cause and cause_kind is K.TIMEOUT:
                 hint = K.TIMEOUT
         text = message if cause is None else f"{message} ({describe(cause)})"
+        host = _host(getattr(exc, "request", None))
+        if host:
+            text = f"{text} [host {host}]"
         return make_error(hint, text, provider=client)
 
     # An APIError with no response: an error event in a stream, or a client-side failure.
@@ -377,3 +380,16 @@ def translate(exc: BaseException) -> LLMError | None:
     if hint is not None:
         return make_error(hint, message, provider=client)
     return classify(read_answer(None, None, {"error": {"message": message}}, sender=provider))
+
+
+def _host(request: Any) -> str:
+    """The scheme, host and port a failed request went to (never its user-info, path or
+    query): which of several servers could not be reached."""
+    try:
+        url = request.url
+        scheme, host, port = str(url.scheme), str(url.host), url.port
+    except Exception:  # noqa: BLE001 - no request, or not an httpx one
+        return ""
+    if not host:
+        return ""
+    return f"{scheme}://{host}" + (f":{port}" if port else "")

@@ -278,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         return _serve(args)
     if args.command == "scan":
-        from compat._scan import run as scan
+        from compat.migration.scan import run as scan
 
         return scan(args.paths, fix=args.fix, as_json=args.json)
 

@@ -25,7 +25,7 @@ import attrs
 from compat import _legacy_errors as legacy
 from compat._kinds import ErrorKind
 from compat._parse import parse_duration, signal_headers
-from compat._redact import redact_data, redact_text
+from compat._redact import redact_data, redact_id, redact_text
 
 if TYPE_CHECKING:
     from compat._content_filter import ContentFilterResult
@@ -121,6 +121,14 @@ class LLMError(legacy.OpenAIError):
     type: str | None = attrs.field(default=None, kw_only=True, repr=False)
     param: str | None = attrs.field(default=None, kw_only=True, repr=False)
     billed: bool | None = attrs.field(default=None, kw_only=True, repr=False)
+    # What the retry engine says of the call this error ended: its attempts, its time,
+    # how many attempts resent a request that may have been processed, and whether the
+    # error is the service's ("server": whatever answered or failed on the way) or
+    # compat's own ("client": no slot was free before the deadline, nothing was sent).
+    attempts: int | None = attrs.field(default=None, kw_only=True, eq=False, repr=False)
+    elapsed: float | None = attrs.field(default=None, kw_only=True, eq=False, repr=False)
+    resent: int = attrs.field(default=0, kw_only=True, eq=False, repr=False)
+    origin: str = attrs.field(default="server", kw_only=True, eq=False, repr=False)
     _raw_headers: Any = attrs.field(
         default=None, alias="headers", kw_only=True, eq=False, repr=False
     )
@@ -284,6 +292,37 @@ class LLMError(legacy.OpenAIError):
         parts.append(f"message={self.message!r}")
         return f"{type(self).__qualname__}({', '.join(parts)})"
 
+
+class _Shown:
+    """A field kept as the answer gave it and read redacted: a code, a request id, a type
+    or a param may echo a secret as well as a message can. The redacted text is made the
+    first time the field is read."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, instance: Any, owner: Any = None) -> Any:
+        if instance is None:
+            return self
+        value = instance.__dict__.get(self.name)
+        if type(value) is not str:
+            return value
+        shown: dict[str, Any] = instance.__dict__["_shown"]
+        found = shown.get(self.name)
+        if found is None:
+            redact = redact_id if self.name == "request_id" else redact_text
+            found = shown[self.name] = redact(value)
+        return found
+
+    def __set__(self, instance: Any, value: Any) -> None:
+        instance.__dict__[self.name] = value
+
+
+for _name in ("code", "request_id", "type", "param"):
+    setattr(LLMError, _name, _Shown(_name))
+del _name
 
 # Derived once from the field list. Each field is read through its constructor
 # name (its alias): for the message, headers and body that is the redacted view.

@@ -27,20 +27,71 @@ SECRET_HEADERS = frozenset(
         "cookie",
         "set-cookie",
         "x-goog-api-key",
+        "x-auth-token",
+        "x-app-key",
+        "x-access-token",
     }
 )
-SECRET_KEYS = SECRET_HEADERS | {"api_key", "apikey", "secret", "key", "password", "access_token"}
+SECRET_KEYS = SECRET_HEADERS | {
+    "api_key",
+    "apikey",
+    "secret",
+    "key",
+    "password",
+    "passwd",
+    "token",
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "client_secret",
+    "app_key",
+    "access_key",
+    "secret_key",
+    "private_key",
+}
 
-_OPENAI_KEY = re.compile(r"\bsk-(?:proj-|svcacct-|admin-|ant-)?[A-Za-z0-9_-]{16,}")
+# An OpenAI-style key wherever it starts: after a space, a quote, an underscore or a
+# digit (``Bearer%20sk-...``, ``%3Dsk-...``, ``_sk-...``), but not inside a word.
+_OPENAI_KEY = re.compile(
+    r"(?:(?<![A-Za-z])|(?<=%[0-9A-Fa-f]{2}))sk-(?:proj-|svcacct-|admin-|ant-)?[A-Za-z0-9_-]{16,}"
+)
 _SCHEME = re.compile(r"\b((?:Bearer|Basic)\s+)[A-Za-z0-9._~+/=-]{6,}", re.IGNORECASE)
+# Credentials in a query string, also percent-encoded (a redirect's ``next=`` holding the
+# original URL), and a ``key=`` written after a space.
 _PARAM = re.compile(
-    r"([?&;](?:key|secret|api[-_]?key|access_token|token|sig|signature|password)=)[^&#\s\"'<>]+",
+    r"((?:^|[?&;\s]|%26|%3F)(?:key|secret|api[-_]?key|access[-_]?token|token|sig|signature|"
+    r"password|app[-_]?key|access[-_]?key|client[-_]?secret)(?:=|%3D))[^&#\s\"'<>%]+",
     re.IGNORECASE,
 )
 _FIELD = re.compile(
-    r"([\"']?(?:api[-_]?key|secret|password|authorization|access_token|subscription[-_]key)"
+    r"([\"']?(?:api[-_]?key|secret|password|access_token|subscription[-_]key|client[-_]?secret"
+    r"|x-auth-token|x-app-key)"
     r"[\"']?\s*[:=]\s*[\"']?)(?!\[REDACTED\])(?!Bearer\b|Basic\b)[^\s\"',}&]{6,}",
     re.IGNORECASE,
+)
+# A secret key written as a quoted key, as in JSON or in a Python dict's repr (an SDK's
+# message quoting the body it received: ``'token': 'abc'``, ``"password": ["a", "b"]``):
+# its whole value goes, a string, a list or a flat object. Nothing here backtracks: a
+# value runs to the first quote, bracket or newline, so a megabyte is read once.
+_SECRET_KEY_NAMES = "|".join(sorted((re.escape(k) for k in SECRET_KEYS), key=len, reverse=True))
+_QUOTED_FIELD = re.compile(
+    r"""(["'](?:"""
+    + _SECRET_KEY_NAMES
+    + r""")["']\s*:\s*)(?!["']?\[REDACTED\])(?:"[^"\n]*|'[^'\n]*|[\[{][^\]}\n]*)""",
+    re.IGNORECASE,
+)
+# An Authorization value in any scheme (Bearer, Basic, Token, ApiKey, ...), or none.
+_AUTHORIZATION = re.compile(
+    r"(authorization[\"']?\s*[:=]\s*[\"']?(?:[A-Za-z][A-Za-z-]{0,15}\s+)?)"
+    r"(?!\[REDACTED\])[^\s\"',}&]{6,}",
+    re.IGNORECASE,
+)
+# A JSON web token (Azure AD tokens among them): three base64url parts, the first
+# always starting with '{"' encoded.
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
+# Azure AI services' 84-character keys: 52 characters, JQQJ99, 18, ACOG, 4.
+_AZURE_KEY = re.compile(
+    r"(?<![A-Za-z0-9])[A-Za-z0-9]{52}JQQJ99[A-Za-z0-9]{18}ACOG[A-Za-z0-9]{4}(?![A-Za-z0-9])"
 )
 _HEX32 = re.compile(r"(?<![0-9A-Za-z_-])[0-9a-fA-F]{32}(?![0-9A-Za-z_-])")
 
@@ -54,7 +105,23 @@ def _prefix_redacted(match: re.Match[str]) -> str:
     return match.group(1) + REDACTED
 
 
-def redact_text(text: str) -> str:
+def _quoted_redacted(match: re.Match[str]) -> str:
+    # The value up to its closing quote or bracket goes (the closer stays); a value cut
+    # short by a newline goes up to there.
+    head = match.group(1)
+    opener = match.group(0)[len(head)]
+    if opener in "\"'":
+        return head + opener + REDACTED
+    return head + opener + head[0] + REDACTED + head[0]
+
+
+def redact_id(text: str) -> str:
+    """:func:`redact_text` for an identifier (a request id): 32 hex digits there are the
+    id itself (OpenAI's request ids have that shape), not an Azure key."""
+    return redact_text(text, hex_keys=False)
+
+
+def redact_text(text: str, *, hex_keys: bool = True) -> str:
     """Return *text* with API keys, bearer tokens and credential parameters replaced, and
     every secret known by value (:func:`compat.register_secret`)."""
     text = hide(text)
@@ -63,23 +130,42 @@ def redact_text(text: str) -> str:
     lower = text.lower()
     if "bearer" in lower or "basic" in lower:
         text = _SCHEME.sub(_prefix_redacted, text)
-    if "=" in text and (
-        "key=" in lower
-        or "secret=" in lower
-        or "token=" in lower
+    if ("=" in text or "%3d" in lower) and (
+        "key" in lower
+        or "secret" in lower
+        or "token" in lower
         or "sig" in lower
-        or "password=" in lower
+        or "password" in lower
     ):
         text = _PARAM.sub(_prefix_redacted, text)
     if (
         "key" in lower
         or "secret" in lower
         or "password" in lower
-        or "authorization" in lower
         or "access_token" in lower
+        or "x-auth-token" in lower
     ):
         text = _FIELD.sub(_prefix_redacted, text)
-    if len(text) >= 32 and _HEX_RUN in text.encode("utf-8", "replace").translate(_HEX_TABLE):
+    if "authorization" in lower:
+        text = _AUTHORIZATION.sub(_prefix_redacted, text)
+    if ":" in text and (
+        "key" in lower
+        or "secret" in lower
+        or "token" in lower
+        or "pass" in lower
+        or "auth" in lower
+        or "cookie" in lower
+    ):
+        text = _QUOTED_FIELD.sub(_quoted_redacted, text)
+    if "eyJ" in text:
+        text = _JWT.sub(REDACTED, text)
+    if "JQQJ99" in text:
+        text = _AZURE_KEY.sub(REDACTED, text)
+    if (
+        hex_keys
+        and len(text) >= 32
+        and _HEX_RUN in text.encode("utf-8", "replace").translate(_HEX_TABLE)
+    ):
         text = _HEX32.sub(REDACTED, text)
     return encodable(text)
 
@@ -124,9 +210,9 @@ def redact_data(data: Any, _depth: int = 0) -> Any:
     if isinstance(data, Mapping):
         out = {}
         for key, value in data.items():
-            skey = encodable(str(key))
-            if skey.lower() in SECRET_KEYS and isinstance(value, str):
-                out[skey] = REDACTED
+            skey = redact_text(str(key))  # a secret may be a key, too
+            if skey.lower() in SECRET_KEYS and value is not None and value != "":
+                out[skey] = REDACTED  # whatever its shape: a string, a list, an object
             else:
                 out[skey] = redact_data(value, _depth + 1)
         return out

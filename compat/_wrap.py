@@ -36,7 +36,7 @@ from compat._sources import tables
 from compat._translate import from_response, translate
 from compat.retry.engine import Attempt
 from compat.retry.policy import RetryPolicy
-from compat.retry.target import Target, fingerprint, operation
+from compat.retry.target import Target, endpoint, fingerprint, operation
 from compat.retry.tokens import Estimator
 
 log = logger("compat.wrap")
@@ -190,7 +190,7 @@ class _V1(_Client):
         api_key = getattr(client, "api_key", "")
         for secret in (api_key, getattr(client, "_azure_ad_token", None)):
             register_secret(secret)
-        self._base = (provider, str(client.base_url), fingerprint(api_key))
+        self._base = (provider, *endpoint(client.base_url, api_key))
         self._timeout = getattr(client, "timeout", None)
         self._estimator = Estimator()
 
@@ -243,8 +243,7 @@ class _Legacy(_Client):
         base = kwargs.get("api_base") or module.api_base
         api_key = kwargs.get("api_key") or module.api_key
         register_secret(api_key)  # the module's key may be set after wrap(openai)
-        key = fingerprint(api_key)
-        return Target(provider, str(base), key, model if isinstance(model, str) else None)
+        return Target(provider, *endpoint(base, api_key), model if isinstance(model, str) else None)
 
     def prepare(self, owner: Any, name: str, kwargs: dict[str, Any]) -> None:
         if getattr(owner, "__name__", "") in _LEGACY_WARMUP_LOOPS and name in ("create", "acreate"):

@@ -99,6 +99,8 @@ def test_v1_every_endpoint_through_random_faults(server: FaultServer) -> None:
 
 @v1_only
 def test_v1_quota_running_out_costs_one_request_per_call(server: FaultServer) -> None:
+    """Once the quota runs out, each call costs one request and raises a non-retryable
+    QuotaExceededError."""
     server.add_rule(Quota(3))
     client = compat.wrap(v1_client(server), FAST)
     for _ in range(3):
@@ -131,6 +133,8 @@ def test_v1_outage_then_recovery(server: FaultServer) -> None:
 
 @v1_only
 def test_v1_slow_answer_is_a_timeout_then_retried(server: FaultServer) -> None:
+    """An answer slower than the client's timeout is a timeout, retried, and the retry
+    succeeds."""
     server.script(faults.slow(2.0))
     client = compat.wrap(v1_client(server, timeout=0.3), FAST)
     assert (
@@ -144,6 +148,7 @@ def test_v1_slow_answer_is_a_timeout_then_retried(server: FaultServer) -> None:
 
 @v1_only
 def test_v1_error_mid_stream_is_a_compat_error(server: FaultServer) -> None:
+    """An error event after three chunks is raised as a compat error, never retried."""
     server.script(faults.stream_error(after=3))
     client = compat.wrap(v1_client(server), FAST)
     stream = client.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True)
@@ -183,6 +188,7 @@ def test_v1_async_concurrent_calls_under_a_token_bucket(server: FaultServer) -> 
 
 @v1_only
 def test_v1_async_streams_through_random_faults(server: FaultServer) -> None:
+    """Async streams through 40 % random faults all end with the whole reply."""
     server.add_rule(RandomFaults(0.4, [*TRANSIENT, faults.stream_reset(after=0)], seed=5))
 
     async def main() -> list[str]:
@@ -211,6 +217,8 @@ def test_v1_async_streams_through_random_faults(server: FaultServer) -> None:
 
 @v1_only
 def test_azure_through_random_faults_and_its_filter(server: FaultServer) -> None:
+    """AzureOpenAI calls through random faults all succeed; the content filter is raised as
+    ContentFilteredError with its verdicts."""
     server.add_rule(RandomFaults(0.4, TRANSIENT, seed=7))
     raw = track(
         openai.AzureOpenAI(
@@ -279,6 +287,7 @@ def test_gateway_through_random_faults(server: FaultServer) -> None:
 
 
 def test_gateway_wrong_credentials(server: FaultServer) -> None:
+    """Wrong gateway credentials are an AuthenticationError after one request."""
     server.gateway_credentials = ("gw-key", "gw-secret")
     with (
         compat.GatewayClient("gw-key", "wrong", base_url=server.gateway_url) as raw,
@@ -304,6 +313,7 @@ def legacy(server: FaultServer) -> Any:
 
 @legacy_only
 def test_legacy_under_random_faults_and_a_bucket(legacy: FaultServer) -> None:
+    """The legacy module through random faults and a token bucket: every call succeeds."""
     legacy.add_rule(RandomFaults(0.3, TRANSIENT, seed=13))
     legacy.add_rule(TokenBucket(rate=50, burst=3))
     client = compat.wrap(openai, FAST)
@@ -315,6 +325,7 @@ def test_legacy_under_random_faults_and_a_bucket(legacy: FaultServer) -> None:
 
 @legacy_only
 def test_legacy_streams(legacy: FaultServer) -> None:
+    """A legacy stream whose first attempt is reset is retried and read whole."""
     legacy.script(faults.reset())
     client = compat.wrap(openai, FAST)
     chunks = client.ChatCompletion.create(
@@ -326,6 +337,8 @@ def test_legacy_streams(legacy: FaultServer) -> None:
 
 @legacy_only
 def test_legacy_quota_and_azure(legacy: FaultServer) -> None:
+    """The legacy module's exhausted quota is a QuotaExceededError; with api_type azure, a rate
+    limit and an overload are retried."""
     legacy.add_rule(Quota(1))
     client = compat.wrap(openai, FAST)
     client.ChatCompletion.create(model="gpt-4o", messages=MESSAGES, request_timeout=5)

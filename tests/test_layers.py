@@ -139,3 +139,19 @@ def test_reading_an_answer_loads_the_sources_but_no_library() -> None:
     loaded = loaded_after("import compat; compat.from_response(429, {}, b'{}')")
     assert {"compat.adapters.azure", "compat.adapters.gateway", "compat.adapters.http"} <= loaded
     assert not {m.split(".")[0] for m in loaded} & LIBRARIES
+
+
+def test_every_test_says_what_it_shows() -> None:
+    """Every test function of the suite has a docstring: a newcomer reads what it shows
+    before how."""
+    missing = []
+    for path in sorted(Path(__file__).resolve().parent.rglob("test_*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+                and node.name.startswith("test")
+                and not ast.get_docstring(node)
+            ):
+                missing.append(f"{path.name}:{node.lineno} {node.name}")
+    assert [] == missing

@@ -21,7 +21,7 @@ import pytest
 
 import compat
 import compat.legacy as legacy
-from compat._scan import scan_source
+from compat.migration.scan import scan_source
 from compat.testing import FaultServer, faults
 from tests.conftest import track
 
@@ -148,6 +148,8 @@ def check_sample(handlers: Any, retrying: Any, server: FaultServer) -> None:
 
 @pytest.mark.skipif(not LEGACY, reason="the legacy SDK (openai<1) is not installed")
 def test_sample_unchanged_on_the_legacy_sdk(server: FaultServer, tmp_path: Path) -> None:
+    """The sample legacy application runs unchanged on openai 0.28.1 and says what it should
+    about every failure."""
     shutil.copytree(SAMPLE, tmp_path / "plain_app")
     handlers, retrying = load(tmp_path, "plain_app")
     check_sample(handlers, retrying, server)
@@ -155,6 +157,8 @@ def test_sample_unchanged_on_the_legacy_sdk(server: FaultServer, tmp_path: Path)
 
 @pytest.mark.skipif(not V1, reason="the v1+ SDK is not installed")
 def test_sample_unchanged_with_the_shim(server: FaultServer, tmp_path: Path) -> None:
+    """The same application, unchanged, on the current SDK with compat.legacy.install(): its
+    handlers say the same."""
     shutil.copytree(SAMPLE, tmp_path / "shimmed_app")
     assert legacy.install()
     try:
@@ -180,6 +184,8 @@ def test_sample_after_scan_fix(server: FaultServer, fixed_sample: Path) -> None:
 
 @pytest.mark.skipif(not V1, reason="the v1+ SDK is not installed")
 def test_install_is_idempotent_and_reversible() -> None:
+    """install() makes openai.error importable again (twice is once), and uninstall() takes it
+    away."""
     with pytest.raises(ImportError):
         importlib.import_module("openai.error")
     assert legacy.install()
@@ -202,6 +208,8 @@ def test_install_is_idempotent_and_reversible() -> None:
 
 @pytest.mark.skipif(not LEGACY, reason="the legacy SDK (openai<1) is not installed")
 def test_install_warns_and_does_nothing_on_the_legacy_sdk() -> None:
+    """With openai<1 installed, install() warns, returns False and leaves the SDK's own
+    openai.error."""
     native = openai.error
     with pytest.warns(RuntimeWarning, match="openai<1 is installed"):
         assert not legacy.install()
@@ -237,6 +245,8 @@ def test_install_warns_and_does_nothing_on_the_legacy_sdk() -> None:
     ],
 )
 def test_compat_errors_are_their_legacy_class(status: int, body: Any, name: str) -> None:
+    """An error compat read from an answer is an instance of the legacy class that status
+    meant."""
     raw = json.dumps(body).encode() if isinstance(body, dict) else body.encode()
     error = compat.from_response(status, {"x-request-id": "req_1"}, raw)
     assert error is not None
@@ -247,6 +257,7 @@ def test_compat_errors_are_their_legacy_class(status: int, body: Any, name: str)
 
 
 def test_compat_errors_answer_the_legacy_attributes() -> None:
+    """compat's errors answer the legacy attribute names, secrets replaced."""
     body = {
         "error": {
             "message": "Bad param sk-abcdefghijklmnopqrstuvwxyz123456",
@@ -284,6 +295,8 @@ def test_compat_errors_answer_the_legacy_attributes() -> None:
 
 
 def test_legacy_classes_keep_the_legacy_constructor() -> None:
+    """Code that raises the legacy classes itself (tests, mocks) keeps working with the legacy
+    constructor."""
     error = legacy.InvalidRequestError(
         "too long",
         "messages",
@@ -333,6 +346,7 @@ def test_adopted_sdk_errors_keep_their_own_class(server: FaultServer) -> None:
 
 
 def test_not_openai_is_not_adopted() -> None:
+    """An exception that is not the SDK's is left as it is."""
     error = ValueError("x")
     assert legacy.adopt(error) is error
     assert type(error) is ValueError
@@ -349,6 +363,7 @@ def scan(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_scan_finds_every_use() -> None:
+    """scan finds every use of openai.error in the sample application, by what it is."""
     done = scan(str(SAMPLE), "--json")
     assert 1 == done.returncode, done.stderr
     report = json.loads(done.stdout)
@@ -374,6 +389,8 @@ def test_scan_finds_every_use() -> None:
 
 
 def test_scan_text_output_explains() -> None:
+    """scan's text output names each use with its line and column, what it does today and its
+    replacements."""
     done = scan(str(SAMPLE / "retrying.py"))
     assert 1 == done.returncode
     assert "retrying.py:13:16: except: except oe.RateLimitError" in done.stdout
@@ -388,6 +405,7 @@ def test_scan_text_output_explains() -> None:
 
 
 def test_fix_keeps_formatting_and_is_idempotent(fixed_sample: Path) -> None:
+    """scan --fix keeps comments and line count, and a second run changes nothing."""
     text = (fixed_sample / "handlers.py").read_text()
     original = (SAMPLE / "handlers.py").read_text()
     assert "# a wrong key: tell the operator" in text
@@ -459,6 +477,8 @@ def test_fix_keeps_formatting_and_is_idempotent(fixed_sample: Path) -> None:
     ],
 )
 def test_fix_spellings(source: str, fixed: str | None) -> None:
+    """scan --fix rewrites each spelling of the legacy module's imports and uses, token by
+    token."""
     findings, result = scan_source(source)
     if fixed is None:
         assert [] == findings
@@ -470,6 +490,7 @@ def test_fix_spellings(source: str, fixed: str | None) -> None:
 
 
 def test_scan_reports_unreadable_files(tmp_path: Path) -> None:
+    """A file that does not parse is reported, and scan exits 2."""
     (tmp_path / "broken.py").write_text("def (:\n")
     done = scan(str(tmp_path))
     assert 2 == done.returncode
@@ -495,6 +516,7 @@ def test_scan_reports_unreadable_files(tmp_path: Path) -> None:
     ],
 )
 def test_explain_real_transcripts(transcript: str, expected: dict[str, Any]) -> None:
+    """explain reads real curl transcripts into the expected kind and fields, and shows no key."""
     path = Path(__file__).parent / "data" / "transcripts" / transcript
     done = subprocess.run(
         [sys.executable, "-m", "compat", "explain", str(path), "--json"],

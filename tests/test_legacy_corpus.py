@@ -42,7 +42,7 @@ from typing import Any
 import pytest
 
 import compat.legacy as legacy
-from compat._scan import scan_source
+from compat.migration.scan import scan_source
 from compat.testing import FaultServer, faults
 
 try:

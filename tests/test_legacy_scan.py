@@ -21,7 +21,7 @@ import pytest
 import compat
 import compat.legacy as legacy
 from compat._legacy_errors import LEGACY_ATTRIBUTES
-from compat._scan import ATTRIBUTE_ADVICE, MEANING, Finding, scan_source
+from compat.migration.scan import ATTRIBUTE_ADVICE, MEANING, Finding, scan_source
 from compat.testing import FaultServer
 from tests.data.legacy_oracle import cases
 from tests.test_legacy_oracle import DIFFERENCES, ORACLE, V1, current

@@ -173,6 +173,22 @@ def test_connection_refused() -> None:
     assert KEY not in error.message
 
 
+def test_a_connection_error_names_the_host_and_nothing_secret_of_its_url() -> None:
+    """Which server could not be reached: its scheme, host and port, never the user-info,
+    path or query string of the URL the client was given."""
+    api = openai.OpenAI(
+        base_url="http://someone:pa55word99@127.0.0.1:1/v1?key=q1w2e3r4t5",
+        api_key=KEY,
+        max_retries=0,
+    )
+    with pytest.raises(openai.APIConnectionError) as info:
+        api.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+    error = compat.translate(info.value)
+    assert "[host http://127.0.0.1:1]" in error.message
+    for secret in ("someone", "pa55word99", "q1w2e3r4t5", KEY):
+        assert secret not in str(error), str(error)
+
+
 def test_connection_reset(server: FaultServer) -> None:
     """A connection closed without an answer is connection."""
     server.push(200, reset=True)

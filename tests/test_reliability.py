@@ -101,6 +101,8 @@ def test_secrets_everywhere_through_the_sdk(
 def test_secrets_everywhere_through_the_gateway(
     server: FaultServer, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """Secrets in the gateway's answers and in its own query string appear in no error, cause
+    or log record."""
     caplog.set_level(logging.DEBUG, logger="compat")
     server.script(leaky_answer(), faults.reset())
     with compat.GatewayClient(
@@ -122,6 +124,7 @@ def test_secrets_everywhere_through_the_gateway(
 
 
 def test_secrets_everywhere_in_cli_output(tmp_path: Path) -> None:
+    """explain shows none of the secrets a transcript holds, in text or JSON output."""
     transcript = tmp_path / "leak.txt"
     transcript.write_text(
         f"$ curl -i https://api.openai.com/v1/models -H 'Authorization: Bearer {OPENAI_KEY}'\n"
@@ -152,6 +155,7 @@ def test_secrets_everywhere_in_cli_output(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("kind", list(compat.ErrorKind))
 def test_every_kind_survives_pickle_and_deepcopy(kind: compat.ErrorKind) -> None:
+    """Every kind's error survives pickle (every protocol) and deepcopy with its fields."""
     error = compat.LLMError(
         kind=kind,
         message=f"{kind.value} happened",
@@ -206,6 +210,8 @@ def test_base_exceptions_pass_every_wrapper(exc: BaseException, server: FaultSer
 
 
 def test_a_bug_in_the_callers_code_surfaces_as_itself() -> None:
+    """A bug in the called code is raised as itself, never translated or retried."""
+
     def buggy() -> float:
         return 1 / 0
 
@@ -220,6 +226,7 @@ def test_a_bug_in_the_callers_code_surfaces_as_itself() -> None:
 
 
 def test_the_original_is_the_cause_with_its_traceback(server: FaultServer) -> None:
+    """The original exception is the raised error's __cause__, with its traceback."""
     server.script(faults.reset())
     with (
         compat.GatewayClient(GW_KEY, GW_SECRET, base_url=server.gateway_url) as raw,

@@ -127,3 +127,26 @@ def test_a_failing_adapter_logs_no_secret_of_the_original(captured: io.StringIO)
     assert "adapter bug" in captured.getvalue()
     assert WHOLE_KEY not in captured.getvalue()
     assert WHOLE_KEY not in printed(info.value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # openai 1.x and 2.x write the body they received into the message, as a repr
+        "Error code: 401 - {'token': 'Zq81kLmN0pQr', 'password': ['Yx7Wv6Ut5Sr4', 'Aa1Bb2Cc3Dd4']}",
+        'upstream said: {"error": {"message": "denied", "access_token": "Zq81kLmN0pQr"}}',
+        "{'secret': {'value': 'Zq81kLmN0pQr'}, 'Authorization': 'Zq81kLmN0pQr'}",
+    ],
+)
+def test_secret_keys_quoted_in_a_message_lose_their_values(text: str) -> None:
+    """A secret-named key quoted as in JSON or a dict's repr: its value goes, whatever its shape."""
+    shown = str(compat.from_response(401, {}, text))
+    for value in ("Zq81kLmN0pQr", "Yx7Wv6Ut5Sr4", "Aa1Bb2Cc3Dd4"):
+        assert value not in shown, shown
+    assert "[REDACTED]" in shown
+
+
+def test_keys_that_only_contain_a_secret_word_keep_their_values() -> None:
+    """'max_tokens' and 'token_count' are not secrets: their values stay readable."""
+    text = "{'max_tokens': 'abcdef', \"token_count\": \"123456\", 'keyword': 'visible'}"
+    assert text in str(compat.from_response(400, {}, text))

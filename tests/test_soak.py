@@ -153,6 +153,8 @@ def check(tally: Tally, calls: int, server: FaultServer) -> None:
 
 @pytest.mark.skipif(not V1, reason="the v1+ SDK is not installed")
 def test_soak_openai_sync_and_async_together() -> None:
+    """Sync calls from threads and async calls share one policy through mixed faults: every
+    call ends right, none past its deadline, nothing leaks."""
     threads_before, sockets_before = baseline()
     tally = Tally()
     shared = policy(tally)
@@ -205,6 +207,8 @@ def test_soak_openai_sync_and_async_together() -> None:
 
 
 def test_soak_gateway() -> None:
+    """Gateway calls from threads through mixed gateway faults: every call ends right, nothing
+    leaks."""
     threads_before, sockets_before = baseline()
     tally = Tally()
     server = FaultServer(rules=[RandomFaults(0.3, GATEWAY_MIXED, seed=7)])

@@ -547,7 +547,7 @@ def test_the_final_error_says_how_many_attempts_and_how_long(server: FaultServer
     assert error.elapsed >= 0
     import traceback
 
-    shown = "".join(traceback.format_exception(error))
+    shown = "".join(traceback.format_exception(type(error), error, error.__traceback__))
     assert "gave up after 3 attempts" in shown
 
 
@@ -579,7 +579,9 @@ def test_a_reset_after_sending_is_a_resend_and_can_be_refused(server: FaultServe
     assert any("a resend" in reason for reason in reasons)
     import traceback
 
-    assert "may already have been processed" in "".join(traceback.format_exception(info.value))
+    assert "may already have been processed" in "".join(
+        traceback.format_exception(info.type, info.value, info.tb)
+    )
 
     strict = compat.RetryPolicy(resend=False)
     with pytest.raises(compat.APIConnectionError) as refused:

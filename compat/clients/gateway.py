@@ -25,7 +25,7 @@ from compat._secrets import register_secret, scrub
 from compat._translate import from_response, translate
 from compat.adapters.gateway import SEED_GATEWAY, GatewayTable
 from compat.retry.policy import RetryPolicy
-from compat.retry.target import fingerprint
+from compat.retry.target import Target, endpoint
 
 DEFAULT_BASE_URL = "https://api-gw-4.cn/openai/custom"
 
@@ -54,6 +54,8 @@ class GatewayClient:
     ) -> None:
         self._key = key
         self._secret = secret
+        register_secret(key)  # compat knows them: redacted by value wherever they show
+        register_secret(secret)
         self.base_url = base_url
         self.timeout = timeout
         self.cache = cache
@@ -80,7 +82,7 @@ class GatewayClient:
 
     def target(self, method: str) -> Hashable:
         """The pacing target of a call: gateway, endpoint, key and upstream method."""
-        return (self.table.name, self.base_url, fingerprint(self._key), method)
+        return Target(self.table.name, *endpoint(self.base_url, self._key), method)
 
     def call(self, method: str, args: Mapping[str, Any] | None = None, **params: Any) -> Any:
         """Make one call; return the upstream answer or raise its compat error."""
@@ -124,8 +126,6 @@ class GatewayClient:
         return envelope.get(self.table.result_field)
 
     def __compat_wrap__(self, policy: RetryPolicy) -> _WrappedGateway:
-        register_secret(self._key)
-        register_secret(self._secret)
         return _WrappedGateway(self, policy)
 
 

@@ -58,8 +58,8 @@ def refused(
         retryable=retryable,
         retry_after=wait if math.isfinite(wait) else None,
         provider=provider,
+        origin="client",
     )
-    object.__setattr__(error, "origin", "client")
     return error
 
 

@@ -39,6 +39,25 @@ def fingerprint(secret: object) -> str:
     return hashlib.sha256(str(secret).encode()).hexdigest()[:12]
 
 
+def endpoint(url: object, key: object) -> tuple[str, str]:
+    """A target's endpoint and key id from a client's base URL and key: the URL as it may
+    be shown (no user-info, no query string, no fragment: they may hold credentials) and
+    a fingerprint of the key together with whatever was cut from the URL."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    text = str(url)
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return "", fingerprint(f"{key}\n{text}")
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    shown = urlunsplit((parts.scheme, host, parts.path, "", ""))
+    hidden = "" if shown == text else text
+    return shown, fingerprint(f"{key}\n{hidden}" if hidden else key)
+
+
 def describe(key: Hashable) -> str:
     """A target as people read it (``"the target"`` when a call named none)."""
     if key is None:
