@@ -90,11 +90,9 @@ def quoted_error(error: Mapping[str, Any]) -> Mapping[str, Any] | None:
 _TPM_FIGURES = re.compile(r"limit:? ?(\d{1,12}),(?: used:? ?\d{1,12},)? requested:? ?~?(\d{1,12})")
 
 
-def request_over_limit(kind: ErrorKind, lower: str) -> bool | None:
+def request_over_limit(lower: str) -> bool | None:
     """``False`` (no retry can help) for a rate limit whose one request asks for more
     tokens per minute than the whole limit allows; else ``None``."""
-    if kind is not K.RATE_LIMITED:
-        return None
     at = lower.find("(tpm)")
     if at < 0:
         return None
@@ -199,7 +197,7 @@ SOURCE = Source(
         "account associated with this api key has been deactivated": Row(K.PERMISSION_DENIED),
     },
     nested=(quoted_error,),
-    refine=(request_over_limit,),
+    refine={K.RATE_LIMITED: (request_over_limit,)},
 )
 
 #: Kind of each class when no answer says more; ``None``: the answer decides.

@@ -156,9 +156,12 @@ def _marked_error(
             if key in error:
                 return source
     if not tables.mark_value_names.isdisjoint(error):
-        for key, values, source in tables.mark_values:
-            if key in error and _holds(error[key], values):
-                return source
+        for key, by_value in tables.mark_value_index.items():
+            value = error.get(key)
+            if type(value) is str:
+                named = by_value.get(value)
+                if named is not None:
+                    return named
     marked = tables.marked_codes
     if type(inner_code) is str and inner_code in marked:
         return marked[inner_code]
@@ -302,6 +305,27 @@ def classify(answer: Answer) -> LLMError | None:
     )
 
 
+#: A message longer than this is searched for phrases through their anchor words.
+_LONG = 256
+
+
+def _first_phrase(tables: Tables, lower: str) -> Row | None:
+    """The row of the first phrase of the table found in *lower*. A long message is split
+    into its words once, and a phrase with an anchor (a whole word inside it) is looked
+    for only when that word is one of them: the same answer, in time that grows with
+    the message once rather than once per phrase."""
+    if len(lower) <= _LONG:
+        for needle, candidate in tables.phrases:
+            if needle in lower:
+                return candidate
+        return None
+    words = set(lower.split())
+    for needle, candidate, anchor in tables.anchored_phrases:
+        if (anchor is None or anchor in words) and needle in lower:
+            return candidate
+    return None
+
+
 def decide(
     tables: Tables,
     decided: Row | None,
@@ -338,10 +362,7 @@ def decide(
     # 2. a phrase that names the failure outright; or one that refines a code's retryability
     retryable: bool | None = None
     if row is None:
-        for needle, candidate in tables.phrases:
-            if needle in lower:
-                row = candidate
-                break
+        row = _first_phrase(tables, lower)
     else:
         if coded and status is not None and status >= 400:
             said = _status_row(tables, status).kind
@@ -377,8 +398,8 @@ def decide(
     if retryable is None:
         retryable = row.retryable
         if retryable is None:
-            for refine in tables.refine:
-                retryable = refine(row.kind, lower)
+            for refine in tables.refine.get(row.kind, ()):
+                retryable = refine(lower)
                 if retryable is not None:
                     break
             else:

@@ -130,6 +130,12 @@ def _readers(values: Iterable[Any]) -> tuple[Any, ...]:
     return tuple(values)
 
 
+def _refiners(
+    table: Mapping[ErrorKind, Iterable[Refine]],
+) -> Mapping[ErrorKind, tuple[Refine, ...]]:
+    return {ErrorKind(kind): tuple(readers) for kind, readers in table.items()}
+
+
 def _valued(table: Mapping[str, Iterable[str]]) -> Mapping[str, frozenset[str]]:
     return {key: frozenset(values) for key, values in table.items()}
 
@@ -170,8 +176,9 @@ Nested = Callable[[Mapping[str, Any]], Union[Mapping[str, Any], None]]
 #: ``{"statusCode", "error", "message"}``): the error, or ``None`` when the body is not that shape.
 Shape = Callable[[Mapping[str, Any]], Union[Mapping[str, Any], None]]
 #: Says from an error's words whether a retry can help, where its rows leave it open:
-#: the kind decided and the lower-cased message in, ``True``/``False`` or ``None`` out.
-Refine = Callable[[ErrorKind, str], Union[bool, None]]
+#: the lower-cased message of an error of the kind it is listed under in, ``True``/``False``
+#: or ``None`` out.
+Refine = Callable[[str], Union[bool, None]]
 #: Reads content-filter verdicts out of a body: a tuple of results, empty when none.
 ContentFilter = Callable[[Any], tuple[Any, ...]]
 
@@ -196,8 +203,8 @@ class Source:
     code written exactly as in *codes*. Readers: *unwrap* reads an envelope around
     the answer (a gateway's), *shapes* read the error out of a body in a shape other
     than OpenAI's, *nested* read an error nested inside an error (the innermost
-    decides), *content_filter* reads per-category verdicts, *refine* says from the
-    words whether a retry can help where the rows leave it open. *body_keys* names the
+    decides), *content_filter* reads per-category verdicts, *refine* (readers per
+    kind) says from the words whether a retry can help where the rows leave it open. *body_keys* names the
     top-level keys whose presence in a successful body means it may be a failure in
     disguise (an envelope's code field): ``compat.wrap`` reads only such bodies as answers.
     """
@@ -220,7 +227,7 @@ class Source:
     shapes: tuple[Shape, ...] = attrs.field(default=(), converter=_readers)
     nested: tuple[Nested, ...] = attrs.field(default=(), converter=_readers)
     content_filter: ContentFilter | None = None
-    refine: tuple[Refine, ...] = attrs.field(default=(), converter=_readers)
+    refine: Mapping[ErrorKind, tuple[Refine, ...]] = attrs.field(factory=dict, converter=_refiners)
     body_keys: Callable[[], Iterable[str]] | None = None
 
 
@@ -236,6 +243,7 @@ class Tables:
     """Every source's rows, merged, as the classifier reads them."""
 
     __slots__ = (
+        "anchored_phrases",
         "body_keys",
         "body_markers",
         "codes",
@@ -250,6 +258,7 @@ class Tables:
         "mark_top_key_names",
         "mark_top_keys",
         "mark_top_sets",
+        "mark_value_index",
         "mark_value_names",
         "mark_values",
         "marked_codes",
@@ -287,6 +296,11 @@ class Tables:
             phrases.extend(source.phrases.items())
             hints.extend(source.hints.items())
         self.phrases = _ordered(phrases, PHRASE_ORDER)
+        #: the same, each with its anchor: its longest word that spaces bound inside it
+        #: (present as a whole word in any text that holds the phrase), or None
+        self.anchored_phrases = tuple(
+            (needle, row, _anchor(needle)) for needle, row in self.phrases
+        )
         #: the phrases of each kind, in the same order
         phrases_of: dict[ErrorKind, list[tuple[str, Row]]] = {}
         for needle, row in self.phrases:
@@ -308,6 +322,13 @@ class Tables:
             (k, v, s.name) for s in sources for k, v in sorted(s.mark_values.items())
         )
         self.mark_value_names = frozenset(k for k, _, _ in self.mark_values)
+        #: {key: {value: source}}: the same, looked up at once (the first source wins)
+        value_index: dict[str, dict[str, str]] = {}
+        for key, values, name in self.mark_values:
+            by_value = value_index.setdefault(key, {})
+            for value in sorted(values):
+                by_value.setdefault(value, name)
+        self.mark_value_index = value_index
         #: (key, the values that mark or None for any, source) for the top level of a body
         self.mark_top_keys = tuple(
             [(k, None, s.name) for s in sources for k in sorted(s.mark_top_keys)]
@@ -324,7 +345,12 @@ class Tables:
         self.unwrappers = tuple(s.unwrap for s in sources if s.unwrap is not None)
         self.shapes = tuple(reader for s in sources for reader in s.shapes)
         self.nested = tuple(reader for s in sources for reader in s.nested)
-        self.refine = tuple(reader for s in sources for reader in s.refine)
+        #: per kind, the readers that refine its retryability from the words
+        refine: dict[ErrorKind, list[Refine]] = {}
+        for s in sources:
+            for kind, readers in s.refine.items():
+                refine.setdefault(kind, []).extend(readers)
+        self.refine = {kind: tuple(found) for kind, found in refine.items()}
         self.content_filters = tuple(
             (s.name, s.content_filter) for s in sources if s.content_filter is not None
         )
@@ -337,6 +363,12 @@ class Tables:
                 keys.update(source.body_keys())
         self.body_keys = frozenset(keys)
         self.body_markers = (*(f'"{key}"'.encode() for key in sorted(keys)), b'"failed"')
+
+
+def _anchor(needle: str) -> str | None:
+    """The longest word of *needle* with a space on each side inside it, else ``None``."""
+    inner = needle.split(" ")[1:-1]
+    return max(inner, key=len) if inner and max(map(len, inner)) > 0 else None
 
 
 def _ordered(

@@ -37,8 +37,8 @@ def acme() -> Iterator[None]:
         problem = document.get("acme_problem")
         return {"message": problem} if type(problem) is str else None
 
-    def refine(kind: K, lower: str) -> bool | None:
-        return False if kind is K.RATE_LIMITED and "forever" in lower else None
+    def refine(lower: str) -> bool | None:
+        return False if "forever" in lower else None
 
     register_source(
         Source(
@@ -47,7 +47,7 @@ def acme() -> Iterator[None]:
             mark_top_keys={"acme_trace"},
             mark_top_values={"flavour": {"acme"}},
             shapes=(shape,),
-            refine=(refine,),
+            refine={K.RATE_LIMITED: (refine,)},
         )
     )
     try:
@@ -419,3 +419,49 @@ def test_each_familys_marks_name_it(headers: dict[str, str], body: Any, provider
 def test_a_non_openai_answer_with_no_marks_is_unknown() -> None:
     """An HTML page from a proxy names no one: ``unknown``."""
     assert "unknown" == read(502, "<html><body>Bad gateway</body></html>").provider
+
+
+def test_a_long_message_finds_the_same_first_phrase() -> None:
+    """Phrases are looked for in a long message through their anchor words: the first
+    phrase found is the one the plain search over the table finds, whatever the text."""
+    import random
+
+    from compat._classify import _first_phrase
+    from compat._sources import tables
+
+    compat.from_response(400, {}, {})
+    table = tables()
+    needles = [needle for needle, _ in table.phrases]
+    words = [
+        "the",
+        "a",
+        "of",
+        "rate",
+        "limit",
+        "quota",
+        "has",
+        "been",
+        "budget",
+        "model",
+        "is",
+        "not",
+        "your",
+        ",",
+        ".",
+        "(",
+        ")",
+        ":",
+        ";",
+    ]
+    draw = random.Random(7)
+    found = 0
+    for _ in range(3000):
+        parts = [
+            draw.choice(needles) if draw.random() < 0.02 else draw.choice(words)
+            for _ in range(draw.randint(60, 200))
+        ]
+        text = draw.choice([" ", "\n", "  ", ", "]).join(parts)[:2000]
+        plain = next((row for needle, row in table.phrases if needle in text), None)
+        assert plain is _first_phrase(table, text)
+        found += plain is not None
+    assert found > 1000  # the draw does put phrases in most texts
