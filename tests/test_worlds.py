@@ -54,11 +54,11 @@ def test_stray_429s_cost_their_own_retries_and_every_call_succeeds() -> None:
     capacity the client never reaches. Every call succeeds (a 429 is retried after its
     short wait), none near its deadline, and the 429s do not throttle the others: the
     run sends few more requests than calls plus the 429s it got."""
-    with FaultServer(rules=[Noise(share=0.1, seed=7)]) as server:
-        client = compat.wrap(
-            openai.OpenAI(base_url=server.openai_url, api_key="sk-test"),
-            compat.RetryPolicy(deadline=10.0),
-        )
+    with (
+        FaultServer(rules=[Noise(share=0.1, seed=7)]) as server,
+        openai.OpenAI(base_url=server.openai_url, api_key="sk-test") as raw,
+    ):
+        client = compat.wrap(raw, compat.RetryPolicy(deadline=10.0))
         done = run_calls(client, calls=200, threads=8)
         limited = server.count(status=429)
         sent = len(server.requests)
@@ -76,11 +76,11 @@ def test_a_limit_far_below_the_load_never_carries_a_call_past_its_deadline() -> 
     rate limits ("Not sent: ..."), and no call, served or not, ends later than its
     deadline plus one attempt."""
     deadline = 1.5
-    with FaultServer(rules=[TokenBucket(rate=4, burst=2)]) as server:
-        client = compat.wrap(
-            openai.OpenAI(base_url=server.openai_url, api_key="sk-test", timeout=5.0),
-            compat.RetryPolicy(deadline=deadline),
-        )
+    with (
+        FaultServer(rules=[TokenBucket(rate=4, burst=2)]) as server,
+        openai.OpenAI(base_url=server.openai_url, api_key="sk-test", timeout=5.0) as raw,
+    ):
+        client = compat.wrap(raw, compat.RetryPolicy(deadline=deadline))
         done = run_calls(client, calls=40, threads=40)
     served = [took for took, outcome in done if not isinstance(outcome, BaseException)]
     refused = [o for _, o in done if isinstance(o, compat.LLMError)]
