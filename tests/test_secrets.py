@@ -150,3 +150,22 @@ def test_keys_that_only_contain_a_secret_word_keep_their_values() -> None:
     """'max_tokens' and 'token_count' are not secrets: their values stay readable."""
     text = "{'max_tokens': 'abcdef', \"token_count\": \"123456\", 'keyword': 'visible'}"
     assert text in str(compat.from_response(400, {}, text))
+
+
+def test_openais_masked_echo_shows_no_more_than_openai_did() -> None:
+    """OpenAI's 401 echoes a key masked ("sk-proj-Q7x2****...Q7x2"): compat shows at most
+    that, never more of the key, whether or not the whole key is registered by value."""
+    masked = WHOLE_KEY[:12] + "*" * 30 + WHOLE_KEY[-4:]
+    body = {
+        "error": {"message": f"Incorrect API key provided: {masked}.", "code": "invalid_api_key"}
+    }
+    compat.register_secret(WHOLE_KEY)
+    try:
+        error = compat.from_response(401, {}, body)
+    finally:
+        compat.unregister_secret(WHOLE_KEY)
+    assert error is not None
+    for shown in (error.message, str(error), repr(error), repr(error.body)):
+        assert WHOLE_KEY not in shown
+        assert WHOLE_KEY[:13] not in shown  # not one character past the masked prefix
+        assert masked in shown or "[REDACTED]" in shown

@@ -128,3 +128,39 @@ def test_a_request_too_large_fails_at_once_and_is_not_retried() -> None:
     assert 1 == sent[0]
     assert not info.value.retryable
     assert "client" == info.value.origin
+
+
+def test_loading_tiktoken_never_blocks_a_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    """tiktoken downloads an encoding on first use, with no timeout: that load runs in the
+    background, and requests are estimated by characters until it is done."""
+    import sys
+    import threading
+    import types
+
+    release, loaded = threading.Event(), threading.Event()
+
+    class Encoding:
+        def encode(self, text: str) -> list[int]:
+            return [0] * len(text)  # one token a character: unlike the estimate
+
+    def encoding_for_model(model: str) -> Encoding:
+        assert release.wait(60), "the test never released the load"
+        loaded.set()
+        return Encoding()
+
+    fake = types.ModuleType("tiktoken")
+    fake.encoding_for_model = encoding_for_model  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "tiktoken", fake)
+    estimator = Estimator()
+    request = {"model": "gpt-4o", "messages": [{"role": "user", "content": "x" * 400}]}
+    by_characters = (400 + len("user")) / 4 + 4 + 3  # the role is text too
+    # the load is stuck (a download that hangs): the call goes on, by characters
+    assert estimator.prompt(request) == by_characters
+    assert estimator.prompt(request) == by_characters
+    release.set()
+    assert loaded.wait(60)
+    for _ in range(1000):  # the thread stores the encoding right after it is returned
+        if estimator.prompt(request) != by_characters:
+            break
+        threading.Event().wait(0.01)
+    assert estimator.prompt(request) == 400 + len("user") + 4 + 3

@@ -4,7 +4,8 @@ Token limits (tokens per minute) charge a request for its prompt and for the out
 may produce (``max_tokens`` / ``max_completion_tokens`` / ``max_output_tokens``, times
 ``n``) when it arrives. :class:`Estimator` estimates both from the request's arguments,
 with no dependency: about four characters a token, plus a few tokens per message (with
-``tiktoken`` installed and its encoding at hand, the prompt is counted exactly). Each
+``tiktoken`` installed, the prompt is counted exactly once its encoding is loaded, which
+happens in the background: never on a call's path). Each
 answer's ``usage`` corrects it: the ratio of real prompt tokens to estimated ones, and,
 for requests that set no output limit, the output they really produced, are kept as
 slowly moving averages per model, so the estimate's error stays bounded over a run.
@@ -96,20 +97,34 @@ class Estimator:
         return sum(len(text) for text in texts) / CHARS_PER_TOKEN
 
     def _encoder(self, model: str) -> Any:
-        """tiktoken's encoding for *model*, when tiktoken is installed and has it at hand."""
+        """tiktoken's encoding for *model*, once it is loaded; ``None`` until then.
+
+        Loading may download the encoding (tiktoken fetches it on first use, with no
+        timeout of its own), so it never happens on a call's path: the first request for
+        a model starts the load in a background thread and is estimated by characters,
+        as are the requests after it until the encoding is at hand.
+        """
         try:
             return self._encoders[model]
         except KeyError:
             pass
-        encoder = None
+        with self._lock:
+            if model in self._encoders:
+                return self._encoders[model]
+            self._encoders[model] = None  # loading: estimated by characters meanwhile
+        threading.Thread(
+            target=self._load, args=(model,), name="compat-tiktoken", daemon=True
+        ).start()
+        return None
+
+    def _load(self, model: str) -> None:
         try:
             import tiktoken
 
             encoder = tiktoken.encoding_for_model(model)
         except Exception:  # noqa: BLE001 - not installed, unknown model, or no encoding offline
-            encoder = None
+            return
         self._encoders[model] = encoder
-        return encoder
 
     @staticmethod
     def output_limit(kwargs: Mapping[str, Any]) -> float | None:
