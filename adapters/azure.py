@@ -133,6 +133,14 @@ SOURCE = Source(
         "out of call volume quota": Row(K.QUOTA_EXCEEDED),
         "quota will be replenished": Row(K.QUOTA_EXCEEDED),
         "content management policy": Row(K.CONTENT_FILTERED),
+        "filtered due to the prompt triggering": Row(K.CONTENT_FILTERED),
+        # Peak-load rejections: the service, not the caller, is short, even under a 429
+        # whose code only restates it ("The system is currently experiencing high demand
+        # ... Your request exceeds the maximum usage size allowed during peak load").
+        "experiencing high demand": Row(K.OVERLOADED),
+        "maximum usage size allowed during peak load": Row(K.OVERLOADED),
+        # API Management's rate-limit policy: "Rate limit is exceeded. Try again in 11 seconds."
+        "rate limit is exceeded": Row(K.RATE_LIMITED),
     },
     hints={
         "access denied due to invalid subscription key": Row(K.AUTHENTICATION),

@@ -12,6 +12,7 @@ words that hint at a failure when nothing else did.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from compat.adapters._common import describe, kind_by_class
@@ -27,6 +28,17 @@ from compat.extend import (
 )
 
 K = ErrorKind
+
+
+def framework_error(document: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """A web framework's error (Fastify's and hapi's ``{"statusCode": 500, "error":
+    "Internal Server Error", "message": "..."}``): the message says what failed, the
+    ``error`` only names the status."""
+    message, title = document.get("message"), document.get("error")
+    if "statusCode" in document and type(message) is str and message and type(title) is str:
+        return {"message": message}
+    return None
+
 
 SOURCE = Source(
     name="http",
@@ -67,7 +79,10 @@ SOURCE = Source(
         598: Row(K.TIMEOUT),
         599: Row(K.TIMEOUT),
     },
-    phrases={"internal server error": Row(K.SERVER_ERROR)},
+    phrases={
+        "internal server error": Row(K.SERVER_ERROR),
+        "rate limit exceeded": Row(K.RATE_LIMITED),
+    },
     # Weak hints: read only when no code, phrase, status or type spoke.
     hints={
         "rate limit": Row(K.RATE_LIMITED),
@@ -86,6 +101,7 @@ SOURCE = Source(
         "connection": Row(K.CONNECTION),
         "network": Row(K.CONNECTION),
     },
+    shapes=(framework_error,),
 )
 
 #: ``requests.exceptions``, most specific names first along any MRO.

@@ -24,10 +24,13 @@ this module owns the legacy SDK's classes.
 from __future__ import annotations
 
 import sys
+from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
 from compat.adapters import azure
 from compat.adapters._common import kind_by_class
+from compat.adapters.openai_v1 import OPENAI_HOSTS
 from compat.extend import MAX_PARSED_BODY, ErrorKind, LLMError, classify, read_answer
 
 K = ErrorKind
@@ -52,9 +55,17 @@ CLASS_KINDS: dict[str, ErrorKind | None] = {
 _CLASS_FIRST = frozenset({K.TIMEOUT, K.CONNECTION, K.CONFLICT})
 
 
-def _provider() -> str:
+def _provider() -> str | None:
+    """``"azure"`` for the SDK configured for Azure, ``"openai"`` when it sends to OpenAI's
+    own host, else ``None``: the answer tells (``openai.api_base`` set to another server)."""
     openai = sys.modules.get("openai")
-    return "azure" if azure.is_azure_api_type(getattr(openai, "api_type", "")) else "openai"
+    if azure.is_azure_api_type(getattr(openai, "api_type", "")):
+        return "azure"
+    try:
+        host = urlsplit(str(getattr(openai, "api_base", "") or "")).hostname
+    except ValueError:
+        return None
+    return "openai" if host in OPENAI_HOSTS else None
 
 
 def translate(exc: BaseException) -> LLMError | None:
@@ -81,5 +92,40 @@ def translate(exc: BaseException) -> LLMError | None:
         answer = read_answer(status, headers, raw, sender=provider, hint=hint)
     else:
         error = {"error": {"message": message, "code": getattr(exc, "code", None)}}
-        answer = read_answer(None, headers, error, sender=provider, message=message, hint=hint)
+        answer = read_answer(
+            None, headers, error, sender=provider or "openai", message=message, hint=hint
+        )
     return classify(answer)
+
+
+#: Where openai 0.28.1 reads an error answer: an ``error`` that is not an object (a
+#: string, a list, null) makes it fail there with an AttributeError or TypeError of its own.
+_READER = ("handle_error_response", ("openai", "api_requestor.py"))
+
+
+def translate_crash(exc: BaseException) -> LLMError | None:
+    """The answer the legacy SDK failed to read, when *exc* (any built-in exception) was
+    raised inside its error handling; ``None`` for every other exception.
+
+    openai 0.28.1 calls ``error_data.get(...)`` on the body's ``error`` whatever it is,
+    so an answer such as ``{"error": "model not found"}`` escapes as ``AttributeError``:
+    the answer it was reading is still in that frame, and is read here.
+    """
+    if not isinstance(exc, (AttributeError, TypeError)):
+        return None
+    tb: TracebackType | None = exc.__traceback__
+    if tb is None:
+        return None
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    frame = tb.tb_frame
+    name, (package, module) = _READER
+    filename = frame.f_code.co_filename.replace("\\", "/")
+    if frame.f_code.co_name != name or not filename.endswith(f"{package}/{module}"):
+        return None
+    found = frame.f_locals
+    status, headers = found.get("rcode"), found.get("rheaders")
+    body = found.get("resp")
+    if not isinstance(body, (dict, list)):
+        body = found.get("rbody")
+    return classify(read_answer(status, headers, body, sender=_provider()))

@@ -1,6 +1,8 @@
 """How often error answers of OpenAI-compatible servers are read right, on the real corpus.
 
 Run: python benchmarks/accuracy.py  (with the v1+ openai SDK; LiteLLM too, if installed)
+     python benchmarks/accuracy.py --legacy-python /path/to/python  (adds the legacy path:
+     that interpreter has openai<1 and reads the corpus through it)
 
 The corpus is tests/data/compatible/: real answers of OpenAI-compatible servers, each
 with the error compat should make of it (see tests/compatible_corpus.py). For every
@@ -9,6 +11,8 @@ server family and in total this prints the share of answers read right by
 - compat.from_response on the raw answer (every entry),
 - compat.translate of the exception the v1 SDK raises for the answer, served by the
   fault server (entries with an HTTP error status: a success status raises nothing),
+- the same through the legacy SDK (openai 0.28.1), when an interpreter that has it is
+  given (tests/tools/corpus_misses.py runs there and says which entries it gets wrong),
 - LiteLLM's ``exception_type`` fed that same SDK exception, as LiteLLM's own tests do,
 - the SDK's own exception class.
 
@@ -19,7 +23,11 @@ through the class tables below.
 
 from __future__ import annotations
 
+import argparse
 import importlib
+import json
+import os
+import subprocess
 import sys
 from collections import defaultdict
 from collections.abc import Callable
@@ -133,8 +141,27 @@ class Tally:
         return f"{100 * self.right[family] / count:.0f}% ({self.right[family]}/{count})"
 
 
-def measure() -> dict[str, Tally]:
-    """Every column of the table, tallied over the corpus."""
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def legacy_misses(python: str) -> dict[str, str]:
+    """What the legacy SDK's path gets wrong (entry id -> what is wrong), measured by
+    tests/tools/corpus_misses.py under *python*, an interpreter with openai<1."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [python, str(ROOT / "tests" / "tools" / "corpus_misses.py")],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    found: dict[str, str] = json.loads(done.stdout)["legacy"]
+    return found
+
+
+def measure(legacy: dict[str, str] | None = None) -> dict[str, Tally]:
+    """Every column of the table, tallied over the corpus; the legacy SDK's columns from
+    *legacy* (its misses), when given."""
     columns = {
         name: Tally()
         for name in (
@@ -142,6 +169,7 @@ def measure() -> dict[str, Tally]:
             "from_response all",
             "v1 SDK kind",
             "v1 SDK all",
+            *(("legacy SDK kind", "legacy SDK all") if legacy is not None else ()),
             "LiteLLM kind",
             "SDK class kind",
         )
@@ -162,6 +190,11 @@ def measure() -> dict[str, Tally]:
             diff = differences(compat.translate(exc), expected)
             columns["v1 SDK kind"].add(family, "kind" not in diff)
             columns["v1 SDK all"].add(family, not diff)
+            if legacy is not None:
+                why = legacy.get(entry.id)
+                wrong_kind = why is not None and (why.startswith("kind ") or "(None)" in why)
+                columns["legacy SDK kind"].add(family, not wrong_kind)
+                columns["legacy SDK all"].add(family, why is None)
             columns["SDK class kind"].add(family, kind_by_class(exc, SDK_KINDS) == expected["kind"])
             if litellm_kind is not None:
                 columns["LiteLLM kind"].add(family, litellm_kind(exc) == expected["kind"])
@@ -191,7 +224,18 @@ def table(columns: dict[str, Tally]) -> list[str]:
 def main() -> None:
     import openai
 
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--legacy-python",
+        default=os.environ.get("COMPAT_LEGACY_PYTHON"),
+        help="an interpreter with openai<1, for the legacy SDK's columns"
+        " (default: $COMPAT_LEGACY_PYTHON)",
+    )
+    args = parser.parse_args()
+    legacy = legacy_misses(args.legacy_python) if args.legacy_python else None
     versions = [f"python {sys.version.split()[0]}", f"openai {openai.__version__}"]
+    if legacy is not None:
+        versions.append("legacy path: openai<1 under " + args.legacy_python)
     try:
         from importlib.metadata import version
 
@@ -203,7 +247,7 @@ def main() -> None:
         "\nShare of corpus answers read right. from_response counts every entry; the SDK"
         "\ncolumns count the entries with an HTTP error status (a success raises nothing).\n"
     )
-    print("\n".join(table(measure())))
+    print("\n".join(table(measure(legacy))))
 
 
 if __name__ == "__main__":

@@ -136,6 +136,19 @@ def main() -> None:
             import_costs(),
         ),
         (
+            "Classification accuracy",
+            "The share of the corpus of real error answers of OpenAI-compatible servers"
+            " (tests/data/compatible/, with their sources) that each reader gets right, per"
+            " server family: compat on the raw answer and on the exception the v1 SDK raises"
+            " (and the legacy SDK's, when `COMPAT_LEGACY_PYTHON` names an interpreter with"
+            " openai<1), LiteLLM's `exception_type` and the SDK's own classes on that same"
+            ' exception. "kind" counts the kind alone, "all" every labelled field (kind,'
+            " retryable, retry_after, code, request_id, provider). The labels were written"
+            " beside compat's rows: read compat's figures as a regression check, the peers'"
+            " as the measure.",
+            run("accuracy.py"),
+        ),
+        (
             "Success path, deadlines, cancellation",
             "Questions 3 and 6: per-call figures are median and range of 7 runs, the deadline"
             " and cancellation figures of 3.",

@@ -24,7 +24,8 @@ do about it::
     └── UnknownError                  unknown
 
 Entry points: :func:`translate` (an exception in, the common error out),
-:func:`from_response` (a raw HTTP answer in), :class:`translating` (a context
+:func:`from_response` (a raw HTTP answer in), :func:`from_batch_line` (a line of a
+Batch API output or error file in), :class:`translating` (a context
 manager and decorator that raises the common error ``from`` the original),
 :class:`RetryPolicy` (one retry policy: decorator, ``call``, attempts loop) and
 :func:`wrap` (a client behind the policy, its interface kept).
@@ -46,6 +47,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from compat._batch import from_batch_line
     from compat._content_filter import ContentFilterResult, FilterCategory
     from compat._errors import (
         APIConnectionError,
@@ -121,6 +123,7 @@ __all__ = [
     "Target",
     "UnknownError",
     "add_hook",
+    "from_batch_line",
     "from_response",
     "register_adapter",
     "register_gateway",
@@ -142,6 +145,7 @@ _LAZY = {
     "translating": "compat._guard",
     "register_secret": "compat._secrets",
     "unregister_secret": "compat._secrets",
+    "from_batch_line": "compat._batch",
     "from_response": "compat._translate",
     "register_adapter": "compat._translate",
     "translate": "compat._translate",

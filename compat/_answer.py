@@ -3,11 +3,13 @@
 An :class:`Answer` holds everything compat reads from one failure: the status,
 the decision headers (names lower-cased, read once, and the raw headers as
 received, for showing), the parsed document, the error object found in it (the
-innermost, when errors are nested or wrapped in an envelope), the text of a body
-that was not JSON, and the evidence of who sent it (what the caller said, what
-the receiving adapter knows, an envelope). Whichever adapter receives a failure
-builds it with :func:`read_answer`; :func:`compat._classify.classify` turns it
-into the common error.
+innermost, when errors are nested or wrapped in an envelope; OpenAI's
+``{"error": {...}}`` or another server's shape, as the sources' readers find it),
+the outermost error around it, the text of a body that was not JSON, and the
+evidence of who sent it (what the caller said, what the receiving adapter knows,
+an envelope, whether the error came in OpenAI's shape). Whichever adapter
+receives a failure builds it with :func:`read_answer`;
+:func:`compat._classify.classify` turns it into the common error.
 
 Bodies are read from a bounded prefix (:data:`~compat._parse.MAX_PARSED_BODY`),
 whatever path they come by: raw bytes are cut before parsing, and a body an SDK
@@ -29,6 +31,9 @@ from compat._sources import Wrapper
 _MAX_NESTING = 8
 #: A parsed body with more nodes than this is treated as too large to keep whole.
 _MAX_NODES = 10_000
+#: The fields of OpenAI's error object: an error read from another shape that has them
+#: all is OpenAI's error object, flattened.
+_OPENAI_FIELDS = frozenset({"message", "type", "param", "code"})
 
 
 class Answer(NamedTuple):
@@ -43,7 +48,11 @@ class Answer(NamedTuple):
     the document, or the text). *message* and *hint* are what the exception said
     (its message, and the kind its class means); *sender* who the receiving
     adapter knows sent it (``"azure"`` for an Azure endpoint); *provider* who the
-    caller said sent it; *wrapper* the envelope the error came in.
+    caller said sent it; *wrapper* the envelope the error came in. *outer* is the
+    outermost error object when *error* was found nested inside it (else ``None``);
+    *shaped* whether the error came in OpenAI's shape (an ``error`` object, or OpenAI's
+    error object with its four fields at the top level), which alone says
+    ``"openai"`` when nothing else names the sender.
 
     A named tuple, because one is made for every failure and a tuple is the
     cheapest frozen record Python has; ``answer._replace(...)`` gives a changed copy.
@@ -62,6 +71,8 @@ class Answer(NamedTuple):
     sender: str | None = None
     provider: str | None = None
     wrapper: Wrapper | None = None
+    outer: Mapping[str, Any] | None = None
+    shaped: bool = False
 
 
 _new = tuple.__new__
@@ -107,6 +118,7 @@ def read_answer(
             text, cut = None, False  # a stream of events, none an error: a success
     wrapper = None
     error: Mapping[str, Any] | None = None
+    shaped = False
     if type(document) is dict:
         for unwrap in tables.unwrappers:
             wrapper = unwrap(document, provider)
@@ -115,15 +127,26 @@ def read_answer(
     if wrapper is not None:
         if wrapper.upstream is not None:
             upstream = wrapper.upstream
-            error = {**upstream, "code": upstream.get("code") or wrapper.code}
+            error = {**upstream, "code": upstream.get("code") or wrapper.code or None}
         elif not wrapper.success:
-            error = {"message": wrapper.message, "code": wrapper.code}
+            error = {"message": wrapper.message, "code": wrapper.code or None}
     elif type(document) is dict and type(document.get("error")) is dict:
-        error = document["error"]  # OpenAI's shape, the common case: find_error's first answer
+        error, shaped = document["error"], True  # OpenAI's shape, the common case
     else:
-        error = find_error(document, status)
+        if type(document) is dict:
+            for shape in tables.shapes:
+                error = shape(document)
+                if error is not None:
+                    # OpenAI's error object itself at the top level (vLLM's ErrorResponse)
+                    shaped = error.keys() >= _OPENAI_FIELDS
+                    break
+        if error is None:
+            error, shaped = _locate(document, status)
+    outer = None
     if error is not None and tables.nested:
-        error = _innermost(error, tables.nested)
+        inner = _innermost(error, tables.nested)
+        if inner is not error:
+            outer, error = error, inner
     return _new(
         Answer,
         (
@@ -140,6 +163,8 @@ def read_answer(
             sender,
             provider,
             wrapper,
+            outer,
+            shaped,
         ),
     )
 
@@ -151,19 +176,25 @@ def find_error(document: Any, status: int | None) -> dict[str, Any] | None:
     ``error`` nested inside a normal result, such as a streamed chunk's content
     filter result, is not a failure.
     """
+    return _locate(document, status)[0]
+
+
+def _locate(document: Any, status: int | None) -> tuple[dict[str, Any] | None, bool]:
+    """:func:`find_error`'s answer, and whether the error came in OpenAI's shape (an
+    ``error`` object, at the top or in a list's first object, or a failed response's)."""
     if type(document) is dict:
         error = document.get("error")
         if type(error) is dict:
-            return error  # OpenAI's shape: the common case, read first
+            return error, True  # OpenAI's shape: the common case, read first
     if isinstance(document, list):
         document = next((item for item in document if isinstance(item, dict)), None)
     if not isinstance(document, dict):
-        return None
+        return None, False
     error = document.get("error")
     if isinstance(error, dict):
-        return error
+        return error, True
     if isinstance(error, list):
-        return next((item for item in error if isinstance(item, dict)), None)
+        return next((item for item in error if isinstance(item, dict)), None), False
     if isinstance(error, str) and error:
         found = {"message": error}
         for key in ("code", "type", "param"):
@@ -173,24 +204,25 @@ def find_error(document: Any, status: int | None) -> dict[str, Any] | None:
         if isinstance(description, str):
             found["message"] = f"{error}: {description}"
             found.setdefault("code", error)
-        return found
+        return found, False
     response = document.get("response")
     if isinstance(response, dict) and response.get("status") == "failed":
         inner = response.get("error")
         if isinstance(inner, dict):
-            return inner
+            return inner, True
     if status is not None and status >= 400 and not error:
         # Non-OpenAI shapes from proxies and frameworks: {"message": ...},
         # {"detail": ...}, Azure API Management's {"statusCode": 401, "message": ...}.
         for key in ("message", "detail", "title", "msg"):
             text = document.get(key)
             if isinstance(text, str) and text:
-                return {"message": text, "code": document.get("code")}
-    return None
+                return {"message": text, "code": document.get("code")}, False
+    return None, False
 
 
 def _innermost(error: Mapping[str, Any], readers: tuple[_sources.Nested, ...]) -> Mapping[str, Any]:
-    """Follow errors nested inside errors (as the sources' readers find them) inward."""
+    """Follow errors nested inside errors (as the sources' readers find them) inward; the
+    error itself when nothing is nested in it."""
     for _ in range(_MAX_NESTING):
         for reader in readers:
             inner = reader(error)

@@ -8,7 +8,10 @@ speaks decides the kind (DESIGN.md, "How an answer is read"):
    error; else the innermost error's ``innererror.code``, ``code``, or a specific
    ``type`` (the sources' ``codes``);
 2. a phrase that names the failure outright (the sources' ``phrases``), which
-   outranks the status and any code that only restates it (``"429"``);
+   outranks the status and any code that only restates it (``"429"``,
+   ``RATE_LIMITED``: a code no source has a row for); where the status contradicts
+   a code's row, a phrase that agrees with the status breaks the tie ("Project ...
+   does not have access to model" under 403 with the code ``model_not_found``);
 3. the HTTP status (the sources' ``statuses``; other 4xx are ``invalid_request``,
    5xx ``server_error``; a 3xx where an answer was due is ``bad_response``);
 4. a generic ``type`` (the sources' ``types``), what the exception's class said,
@@ -16,10 +19,12 @@ speaks decides the kind (DESIGN.md, "How an answer is read"):
 5. else ``bad_response`` for a success status or none, ``unknown`` otherwise.
 
 A phrase of the same kind may still say that a coded failure cannot be cured by
-retrying ("Request too large for ..."), and ``x-should-retry`` overrides
+retrying ("Request too large for ..."), as may a source's ``refine`` reader (a
+request over the whole per-minute limit), and ``x-should-retry`` overrides
 retryability. Who sent the answer is, first that is known: the caller's word, the
-envelope's, the marks of a source on the answer, the receiving adapter's
-knowledge, then ``"openai"`` for an error object and ``"unknown"``.
+envelope's, the marks of a source on the answer (its headers, the top level of the
+body, the outermost error, then the innermost), the receiving adapter's knowledge,
+then ``"openai"`` for an error in OpenAI's shape and ``"unknown"``.
 """
 
 from __future__ import annotations
@@ -93,22 +98,70 @@ def text_message(text: str, status: int | None, cut: bool = False) -> str:
 def _marked(
     tables: Tables,
     headers: Mapping[str, str],
+    answer: Answer | None,
     error: Mapping[str, Any] | None,
     inner_code: Any,
     code: Any,
     lower: str,
 ) -> str | None:
-    """The source whose marks the answer bears: a header, a key, a code as written, wording."""
+    """The source whose marks the answer bears: a header, a key or value at the top of
+    the body, then on the outermost error and on the innermost (a key, a value, a code as
+    written, wording)."""
     if headers and not tables.mark_header_names.isdisjoint(headers):
         for name, source in tables.mark_headers:
             if name in headers:
                 return source
+    if answer is not None:
+        document = answer.document
+        if type(document) is dict:
+            if not tables.mark_top_key_names.isdisjoint(document):
+                for key, values, source in tables.mark_top_keys:
+                    if key in document and (values is None or _holds(document[key], values)):
+                        return source
+            exact = tables.mark_top_sets.get(len(document))
+            if exact:
+                keys = document.keys()
+                for wanted, source in exact:
+                    if keys == wanted:
+                        return source
+        outer = answer.outer
+        if outer is not None:
+            message = outer.get("message")
+            said = message[:_SCANNED].lower() if type(message) is str else ""
+            inner = outer.get("innererror")
+            found = _marked_error(
+                tables,
+                outer,
+                inner.get("code") if type(inner) is dict else None,
+                outer.get("code"),
+                said,
+            )
+            if found is not None:
+                return found
     if error is None:
         return None
+    return _marked_error(tables, error, inner_code, code, lower)
+
+
+def _holds(value: Any, values: frozenset[str]) -> bool:
+    return type(value) is str and value in values
+
+
+def _marked_error(
+    tables: Tables, error: Mapping[str, Any], inner_code: Any, code: Any, lower: str
+) -> str | None:
+    """The source whose marks one error object bears: a key, a value, a code, wording."""
     if not tables.mark_key_names.isdisjoint(error):
         for key, source in tables.mark_keys:
             if key in error:
                 return source
+    if not tables.mark_value_names.isdisjoint(error):
+        for key, by_value in tables.mark_value_index.items():
+            value = error.get(key)
+            if type(value) is str:
+                named = by_value.get(value)
+                if named is not None:
+                    return named
     marked = tables.marked_codes
     if type(inner_code) is str and inner_code in marked:
         return marked[inner_code]
@@ -144,7 +197,7 @@ def _filtered_completion(answer: Answer, tables: Tables) -> LLMError:
     headers = answer.headers
     provider = (
         answer.provider
-        or _marked(tables, headers, None, None, None, "")
+        or _marked(tables, headers, None, None, None, None, "")
         or (found_by if names else None)
         or answer.sender
         or "openai"
@@ -216,15 +269,17 @@ def classify(answer: Answer) -> LLMError | None:
             provider = wrapper.provider
         else:
             provider = (
-                _marked(tables, headers, error, inner_code, code, lower)
+                _marked(tables, headers, answer, error, inner_code, code, lower)
                 or answer.sender
-                or ("openai" if error is not None else "unknown")
+                or ("openai" if answer.shaped else "unknown")
             )
     if answer.cut:
         if answer.text is not None:
             message += f" [body cut: only the first {MAX_KEPT_TEXT} characters were kept]"
         else:
             message += f" [body cut: it held over {MAX_PARSED_BODY // 1024} KB; long values were shortened]"
+    if code is None and inner_code is None and answer.outer is not None:
+        code = answer.outer.get("code")  # the innermost error decided but names no code
     if code is not None:
         if type(code) is not str:
             code = str(code)
@@ -250,6 +305,27 @@ def classify(answer: Answer) -> LLMError | None:
     )
 
 
+#: A message longer than this is searched for phrases through their anchor words.
+_LONG = 256
+
+
+def _first_phrase(tables: Tables, lower: str) -> Row | None:
+    """The row of the first phrase of the table found in *lower*. A long message is split
+    into its words once, and a phrase with an anchor (a whole word inside it) is looked
+    for only when that word is one of them: the same answer, in time that grows with
+    the message once rather than once per phrase."""
+    if len(lower) <= _LONG:
+        for needle, candidate in tables.phrases:
+            if needle in lower:
+                return candidate
+        return None
+    words = set(lower.split())
+    for needle, candidate, anchor in tables.anchored_phrases:
+        if (anchor is None or anchor in words) and needle in lower:
+            return candidate
+    return None
+
+
 def decide(
     tables: Tables,
     decided: Row | None,
@@ -269,6 +345,7 @@ def decide(
     """
     # 1. a specific code
     row = decided
+    coded = False
     if row is None:
         codes = tables.codes
         found = None
@@ -281,21 +358,27 @@ def decide(
             if type_key not in tables.types:
                 found = codes.get(type_key)
         if found is not None:
-            row = found[0]
+            row, coded = found[0], True
     # 2. a phrase that names the failure outright; or one that refines a code's retryability
     retryable: bool | None = None
     if row is None:
-        for needle, candidate in tables.phrases:
-            if needle in lower:
-                row = candidate
-                break
-    elif row.retryable is None:
-        refiners = tables.refiners.get(row.kind)
-        if refiners:
-            for needle, refined in refiners:
-                if needle in lower:
-                    retryable = refined
-                    break
+        row = _first_phrase(tables, lower)
+    else:
+        if coded and status is not None and status >= 400:
+            said = _status_row(tables, status).kind
+            if said is not row.kind:
+                # The status contradicts the code: words that agree with the status decide.
+                for needle, candidate in tables.phrases_of.get(said, ()):
+                    if needle in lower:
+                        row = candidate
+                        break
+        if row.retryable is None:
+            refiners = tables.refiners.get(row.kind)
+            if refiners:
+                for needle, refined in refiners:
+                    if needle in lower:
+                        retryable = refined
+                        break
     # 3. the status; 4. a generic type, what the exception said, weak hints
     if row is None:
         if status is not None and status >= 300:
@@ -315,7 +398,12 @@ def decide(
     if retryable is None:
         retryable = row.retryable
         if retryable is None:
-            retryable = row.kind in RETRYABLE_KINDS
+            for refine in tables.refine.get(row.kind, ()):
+                retryable = refine(lower)
+                if retryable is not None:
+                    break
+            else:
+                retryable = row.kind in RETRYABLE_KINDS
     return row, retryable
 
 

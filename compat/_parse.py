@@ -157,11 +157,17 @@ _REQUEST_ID_AT = re.compile(r"[A-Za-z0-9_\-]{6,}")
 
 
 def request_id_in_text(message: str, lower: str) -> str | None:
-    """The id after "request id" in a message ("Please include the request ID req_1 ...")."""
-    at = lower.find("request id ", 0, MESSAGE_SCANNED)
+    """The id after "request id" in a message ("Please include the request ID req_1 ...",
+    a relay's "(request id: 2025121521151664761470129816750)")."""
+    at = lower.find("request id", 0, MESSAGE_SCANNED)
     if at < 0:
         return None
-    found = _REQUEST_ID_AT.match(message, at + 11, at + 11 + 256)
+    at += 10
+    if lower.startswith(":", at):
+        at += 1
+    if not lower.startswith(" ", at):
+        return None
+    found = _REQUEST_ID_AT.match(message, at + 1, at + 1 + 256)
     return found.group(0) if found else None
 
 

@@ -1,13 +1,14 @@
 """Sources: who can send an answer, and what each one's codes, types, phrases and statuses mean.
 
 A :class:`Source` is one sender of answers (OpenAI, Azure OpenAI, a gateway's
-envelope, HTTP itself, and next the OpenAI-compatible servers' families) as
-data: its rows (each a :class:`Row`: a kind, and whether a retry can help and
-whether the failure was billed, when the source says so), the marks that show
-an answer is its own, and optional readers (an envelope around the error, an
-error nested inside another, content-filter verdicts). Each built-in source is
-one module of :mod:`compat.adapters` that owns all its rows: a new mapping is
-one row in one file.
+envelope, HTTP itself, and each family of OpenAI-compatible servers: OpenRouter,
+LiteLLM, vLLM, ...) as data: its rows (each a :class:`Row`: a kind, and whether
+a retry can help and whether the failure was billed, when the source says so),
+the marks that show an answer is its own, and optional readers (an envelope
+around the error, an error shape other than OpenAI's, an error nested inside
+another, content-filter verdicts, retryability told by numbers in the words).
+Each built-in source is one module of :mod:`compat.adapters` that owns all its
+rows: a new mapping is one row in one file.
 
 The core knows the built-in sources only by module name (:data:`BUILTIN`) and
 imports each the first time an answer is read; :func:`register_source` adds
@@ -37,8 +38,29 @@ from compat._parse import SIGNAL_HEADERS
 K = ErrorKind
 
 #: The built-in sources: module names, each with a ``SOURCE``, imported on first use.
+#: Gateways and proxies come before the servers whose answers they relay, so that
+#: their marks name who sent an answer that quotes another's words.
 BUILTIN = (
     "compat.adapters.gateway",
+    "compat.adapters.litellm",
+    "compat.adapters.openrouter",
+    "compat.adapters.oneapi",
+    "compat.adapters.portkey",
+    "compat.adapters.helicone",
+    "compat.adapters.cloudflare",
+    "compat.adapters.vllm",
+    "compat.adapters.tgi",
+    "compat.adapters.llamacpp",
+    "compat.adapters.mistral",
+    "compat.adapters.anthropic",
+    "compat.adapters.gemini",
+    "compat.adapters.groq",
+    "compat.adapters.together",
+    "compat.adapters.fireworks",
+    "compat.adapters.perplexity",
+    "compat.adapters.deepinfra",
+    "compat.adapters.deepseek",
+    "compat.adapters.ollama",
     "compat.adapters.azure",
     "compat.adapters.openai_v1",
     "compat.adapters.http",
@@ -52,6 +74,12 @@ PHRASE_ORDER = (
     K.OVERLOADED,
     K.SERVER_ERROR,
     K.CONTENT_FILTERED,
+    K.PERMISSION_DENIED,
+    K.AUTHENTICATION,
+    K.NOT_FOUND,
+    K.INVALID_REQUEST,
+    K.CONNECTION,
+    K.TIMEOUT,
 )
 #: The same for weak hints, read only when nothing else spoke.
 HINT_ORDER = (
@@ -98,8 +126,22 @@ def _texts(values: Iterable[str]) -> tuple[str, ...]:
     return tuple(values)
 
 
-def _readers(values: Iterable[Nested]) -> tuple[Nested, ...]:
+def _readers(values: Iterable[Any]) -> tuple[Any, ...]:
     return tuple(values)
+
+
+def _refiners(
+    table: Mapping[ErrorKind, Iterable[Refine]],
+) -> Mapping[ErrorKind, tuple[Refine, ...]]:
+    return {ErrorKind(kind): tuple(readers) for kind, readers in table.items()}
+
+
+def _valued(table: Mapping[str, Iterable[str]]) -> Mapping[str, frozenset[str]]:
+    return {key: frozenset(values) for key, values in table.items()}
+
+
+def _sets(values: Iterable[Iterable[str]]) -> frozenset[frozenset[str]]:
+    return frozenset(frozenset(keys) for keys in values)
 
 
 @attrs.frozen
@@ -129,6 +171,14 @@ class Wrapper:
 Unwrap = Callable[[Mapping[str, Any], Union[str, None]], Union[Wrapper, None]]
 #: Reads an error nested inside an error object: the inner error, or ``None``.
 Nested = Callable[[Mapping[str, Any]], Union[Mapping[str, Any], None]]
+#: Reads the error object out of a parsed body in a shape other than OpenAI's
+#: ``{"error": {...}}`` (a top-level ``{"object": "error", ...}``, a framework's
+#: ``{"statusCode", "error", "message"}``): the error, or ``None`` when the body is not that shape.
+Shape = Callable[[Mapping[str, Any]], Union[Mapping[str, Any], None]]
+#: Says from an error's words whether a retry can help, where its rows leave it open:
+#: the lower-cased message of an error of the kind it is listed under in, ``True``/``False``
+#: or ``None`` out.
+Refine = Callable[[str], Union[bool, None]]
 #: Reads content-filter verdicts out of a body: a tuple of results, empty when none.
 ContentFilter = Callable[[Any], tuple[Any, ...]]
 
@@ -145,13 +195,18 @@ class Source:
     *statuses* what an HTTP status means.
 
     Marks, the evidence that an answer is this source's: *mark_headers* (a header
-    present), *mark_keys* (a key of the error object), *mark_phrases* (wording in
-    the message, lower case), and with *marked_codes* a code written exactly as in
-    *codes*. Readers: *unwrap* reads an envelope around the answer (a gateway's),
-    *nested* read an error nested inside an error (the innermost decides),
-    *content_filter* reads per-category verdicts. *body_keys* names the top-level keys
-    whose presence in a successful body means it may be a failure in disguise (an
-    envelope's code field): ``compat.wrap`` reads only such bodies as answers.
+    present), *mark_keys* (a key of the error object), *mark_values* (a key of the
+    error object holding one of the values listed, as written), *mark_top_keys* and
+    *mark_top_values* (the same for the top level of the body, beside the error),
+    *mark_top_sets* (sets of top-level keys that, exactly, make up the source's body),
+    *mark_phrases* (wording in the message, lower case), and with *marked_codes* a
+    code written exactly as in *codes*. Readers: *unwrap* reads an envelope around
+    the answer (a gateway's), *shapes* read the error out of a body in a shape other
+    than OpenAI's, *nested* read an error nested inside an error (the innermost
+    decides), *content_filter* reads per-category verdicts, *refine* (readers per
+    kind) says from the words whether a retry can help where the rows leave it open. *body_keys* names the
+    top-level keys whose presence in a successful body means it may be a failure in
+    disguise (an envelope's code field): ``compat.wrap`` reads only such bodies as answers.
     """
 
     name: str
@@ -162,11 +217,17 @@ class Source:
     statuses: Mapping[int, Row] = attrs.field(factory=dict, converter=_rows)
     mark_headers: frozenset[str] = attrs.field(default=frozenset(), converter=_names)
     mark_keys: frozenset[str] = attrs.field(default=frozenset(), converter=_names)
+    mark_values: Mapping[str, frozenset[str]] = attrs.field(factory=dict, converter=_valued)
+    mark_top_keys: frozenset[str] = attrs.field(default=frozenset(), converter=_names)
+    mark_top_values: Mapping[str, frozenset[str]] = attrs.field(factory=dict, converter=_valued)
+    mark_top_sets: frozenset[frozenset[str]] = attrs.field(default=frozenset(), converter=_sets)
     mark_phrases: tuple[str, ...] = attrs.field(default=(), converter=_texts)
     marked_codes: bool = False
     unwrap: Unwrap | None = None
+    shapes: tuple[Shape, ...] = attrs.field(default=(), converter=_readers)
     nested: tuple[Nested, ...] = attrs.field(default=(), converter=_readers)
     content_filter: ContentFilter | None = None
+    refine: Mapping[ErrorKind, tuple[Refine, ...]] = attrs.field(factory=dict, converter=_refiners)
     body_keys: Callable[[], Iterable[str]] | None = None
 
 
@@ -182,6 +243,7 @@ class Tables:
     """Every source's rows, merged, as the classifier reads them."""
 
     __slots__ = (
+        "anchored_phrases",
         "body_keys",
         "body_markers",
         "codes",
@@ -193,10 +255,19 @@ class Tables:
         "mark_key_names",
         "mark_keys",
         "mark_phrases",
+        "mark_top_key_names",
+        "mark_top_keys",
+        "mark_top_sets",
+        "mark_value_index",
+        "mark_value_names",
+        "mark_values",
         "marked_codes",
         "nested",
         "phrases",
+        "phrases_of",
+        "refine",
         "refiners",
+        "shapes",
         "sources",
         "statuses",
         "types",
@@ -225,6 +296,16 @@ class Tables:
             phrases.extend(source.phrases.items())
             hints.extend(source.hints.items())
         self.phrases = _ordered(phrases, PHRASE_ORDER)
+        #: the same, each with its anchor: its longest word that spaces bound inside it
+        #: (present as a whole word in any text that holds the phrase), or None
+        self.anchored_phrases = tuple(
+            (needle, row, _anchor(needle)) for needle, row in self.phrases
+        )
+        #: the phrases of each kind, in the same order
+        phrases_of: dict[ErrorKind, list[tuple[str, Row]]] = {}
+        for needle, row in self.phrases:
+            phrases_of.setdefault(row.kind, []).append((needle, row))
+        self.phrases_of = {kind: tuple(found) for kind, found in phrases_of.items()}
         self.hints = _ordered(hints, HINT_ORDER)
         #: per kind, the phrases that refine the retryability a code of that kind left open
         refiners: dict[ErrorKind, list[tuple[str, bool]]] = {}
@@ -236,9 +317,40 @@ class Tables:
         self.mark_keys = tuple((k, s.name) for s in sources for k in sorted(s.mark_keys))
         self.mark_header_names = frozenset(h for h, _ in self.mark_headers)
         self.mark_key_names = frozenset(k for k, _ in self.mark_keys)
+        #: (key, the values that mark, source) for the error object
+        self.mark_values = tuple(
+            (k, v, s.name) for s in sources for k, v in sorted(s.mark_values.items())
+        )
+        self.mark_value_names = frozenset(k for k, _, _ in self.mark_values)
+        #: {key: {value: source}}: the same, looked up at once (the first source wins)
+        value_index: dict[str, dict[str, str]] = {}
+        for key, values, name in self.mark_values:
+            by_value = value_index.setdefault(key, {})
+            for value in sorted(values):
+                by_value.setdefault(value, name)
+        self.mark_value_index = value_index
+        #: (key, the values that mark or None for any, source) for the top level of a body
+        self.mark_top_keys = tuple(
+            [(k, None, s.name) for s in sources for k in sorted(s.mark_top_keys)]
+            + [(k, v, s.name) for s in sources for k, v in sorted(s.mark_top_values.items())]
+        )
+        self.mark_top_key_names = frozenset(k for k, _, _ in self.mark_top_keys)
+        #: {number of keys: ((exact set of top-level keys, source), ...)}
+        top_sets: dict[int, list[tuple[frozenset[str], str]]] = {}
+        for s in sources:
+            for exact in sorted(s.mark_top_sets, key=sorted):
+                top_sets.setdefault(len(exact), []).append((exact, s.name))
+        self.mark_top_sets = {size: tuple(found) for size, found in top_sets.items()}
         self.mark_phrases = tuple((p, s.name) for s in sources for p in s.mark_phrases)
         self.unwrappers = tuple(s.unwrap for s in sources if s.unwrap is not None)
+        self.shapes = tuple(reader for s in sources for reader in s.shapes)
         self.nested = tuple(reader for s in sources for reader in s.nested)
+        #: per kind, the readers that refine its retryability from the words
+        refine: dict[ErrorKind, list[Refine]] = {}
+        for s in sources:
+            for kind, readers in s.refine.items():
+                refine.setdefault(kind, []).extend(readers)
+        self.refine = {kind: tuple(found) for kind, found in refine.items()}
         self.content_filters = tuple(
             (s.name, s.content_filter) for s in sources if s.content_filter is not None
         )
@@ -251,6 +363,12 @@ class Tables:
                 keys.update(source.body_keys())
         self.body_keys = frozenset(keys)
         self.body_markers = (*(f'"{key}"'.encode() for key in sorted(keys)), b'"failed"')
+
+
+def _anchor(needle: str) -> str | None:
+    """The longest word of *needle* with a space on each side inside it, else ``None``."""
+    inner = needle.split(" ")[1:-1]
+    return max(inner, key=len) if inner and max(map(len, inner)) > 0 else None
 
 
 def _ordered(

@@ -34,6 +34,9 @@ _BUILTIN: dict[str, str] = {
     "httpx2": "compat.adapters.http:translate_httpx",
     "httpcore": "compat.adapters.http:translate_httpcore",
     "compat": "compat._translate:_own",
+    # openai<1 fails inside its own error handling on an ``error`` that is not an object
+    # (AttributeError, TypeError): the adapter reads the answer it was handling, or says None.
+    "builtins": "compat.adapters.openai_legacy:translate_crash",
 }
 _registry: dict[str, Adapter | str] = dict(_BUILTIN)
 _by_class: dict[type, Adapter | None] = {}

@@ -15,7 +15,11 @@ coming back as an empty result. The caller still gets the parsed result.
 Each attempt gets, as the SDK's own timeout, what the call's deadline leaves.
 
 Streams: a failure before the first chunk is retried like any other; a failure after
-it is translated and raised, never retried (part of the answer was read).
+it is translated and raised, never retried (part of the answer was read). The
+Responses API's ``response.failed`` and ``error`` events, which the SDK yields as
+events, are failures too; and a response whose ``status`` is ``failed`` raises,
+without a retry when it was read back (``responses.retrieve``: a background job's
+stored outcome, the same on every read).
 """
 
 from __future__ import annotations
@@ -288,6 +292,33 @@ def _raise(error: Any) -> None:
         raise error
 
 
+#: The Responses API's stream events that end it in failure, by class name.
+_FAILED_EVENTS = frozenset({"ResponseFailedEvent", "ResponseErrorEvent"})
+
+
+def _event_failure(event: Any) -> Any:
+    """The common error of a Responses API stream event that is a failure (``response.failed``,
+    ``error``), else ``None``; one set lookup for every other event."""
+    if type(event).__name__ not in _FAILED_EVENTS:
+        return None
+    dump = getattr(event, "model_dump", None) or getattr(event, "dict", None)
+    document = dump() if callable(dump) else None
+    if not isinstance(document, dict):
+        return None
+    if document.get("type") == "error":  # ResponseErrorEvent: the error's fields at the top
+        fields = ("code", "message", "param")
+        document = {"error": {key: document.get(key) for key in fields}}
+    return from_response(None, {}, document)
+
+
+def _stored(error: Any) -> Any:
+    """*error* made not retryable: a failed result read back is the stored outcome of a
+    finished job (a background response), and reading it again gives it again."""
+    if error is not None:
+        object.__setattr__(error, "retryable", False)
+    return error
+
+
 def _operation(owner: Any, name: str) -> str:
     """The operation an API method performs, for instrumentation: ``"chat"`` for
     ``chat.completions.create``, ``"models.list"`` for ``models.list``."""
@@ -353,7 +384,8 @@ class _Call:
                 _raise(_not_a_stream(http))
                 result = _SyncStream(response.parse())
             else:
-                _raise(failure_in(http.status_code, http.headers, http.content))
+                failure = failure_in(http.status_code, http.headers, http.content)
+                _raise(_stored(failure) if self._name == "retrieve" else failure)
                 result = response.parse()
             attempt.answered(headers, self._client.used(kw, result))
         if kw.get("stream") and raw is None and hasattr(result, "__iter__"):
@@ -397,7 +429,8 @@ class _AsyncCall(_Call):
             if kw.get("stream"):
                 _raise(_not_a_stream(http))
             else:
-                _raise(failure_in(http.status_code, http.headers, http.content))
+                failure = failure_in(http.status_code, http.headers, http.content)
+                _raise(_stored(failure) if self._name == "retrieve" else failure)
             result = response.parse()
             if inspect.isawaitable(result):
                 result = await result
@@ -685,7 +718,9 @@ class _SyncStream:
         self._iterator = iter(stream)
         self._pending: list[Any] = []
         with contextlib.suppress(StopIteration):
-            self._pending.append(next(self._iterator))
+            first = next(self._iterator)
+            self._check(first)
+            self._pending.append(first)
 
     def __iter__(self) -> Iterator[Any]:
         return self
@@ -694,12 +729,23 @@ class _SyncStream:
         if self._pending:
             return self._pending.pop()
         try:
-            return next(self._iterator)
+            item = next(self._iterator)
         except StopIteration:
             raise
         except Exception as exc:
             _raise_translated(exc)
             raise  # pragma: no cover - _raise_translated always raises
+        self._check(item)
+        return item
+
+    def _check(self, item: Any) -> None:
+        """Raise the common error of a failure event, the stream closed first."""
+        error = _event_failure(item)
+        if error is not None:
+            close = getattr(self._stream, "close", None)
+            if close is not None:
+                close()
+            raise error
 
     def __enter__(self) -> _SyncStream:
         return self
@@ -725,7 +771,9 @@ class _AsyncStream:
     async def start(cls, stream: Any) -> _AsyncStream:
         self = cls(stream)
         with contextlib.suppress(StopAsyncIteration):
-            self._pending.append(await self._iterator.__anext__())
+            first = await self._iterator.__anext__()
+            await self._check(first)
+            self._pending.append(first)
         return self
 
     def __aiter__(self) -> AsyncIterator[Any]:
@@ -735,12 +783,25 @@ class _AsyncStream:
         if self._pending:
             return self._pending.pop()
         try:
-            return await self._iterator.__anext__()
+            item = await self._iterator.__anext__()
         except StopAsyncIteration:
             raise
         except Exception as exc:
             _raise_translated(exc)
             raise  # pragma: no cover - _raise_translated always raises
+        await self._check(item)
+        return item
+
+    async def _check(self, item: Any) -> None:
+        """Raise the common error of a failure event, the stream closed first."""
+        error = _event_failure(item)
+        if error is not None:
+            close = getattr(self._stream, "close", None)
+            if close is not None:
+                result = close()
+                if inspect.isawaitable(result):
+                    await result
+            raise error
 
     async def __aenter__(self) -> _AsyncStream:
         return self

@@ -195,23 +195,12 @@ COMPAT_DIFFERENCES: dict[str, tuple[str, frozenset[str]]] = {
                 "500 with internal_message",
                 "422 unprocessable",
                 "401 key in the message",
-                "500 JSON without an error object",
             }
         ),
     ),
-    "http_body": (
-        "a key is [REDACTED]; and the v1+ SDK keeps only a body's error object (the whole "
-        "body when it has none), which compat puts back under 'error'",
-        frozenset({"401 key in the message", "500 JSON without an error object"}),
-    ),
-    "json_body": (
-        "a key is [REDACTED]; and compat puts the SDK's body back under 'error'",
-        frozenset({"401 key in the message", "500 JSON without an error object"}),
-    ),
-    "error": (
-        "a key is [REDACTED]; and compat puts the SDK's body back under 'error'",
-        frozenset({"401 key in the message", "500 JSON without an error object"}),
-    ),
+    "http_body": ("a key is [REDACTED]", frozenset({"401 key in the message"})),
+    "json_body": ("a key is [REDACTED]", frozenset({"401 key in the message"})),
+    "error": ("a key is [REDACTED]", frozenset({"401 key in the message"})),
     "headers_get": (
         "compat's errors keep the answer's headers; 0.28.1 dropped them when the body had "
         "no error object",

@@ -24,33 +24,7 @@ from tests.peer_tables import load, render
 ROWS = load()
 
 #: Rows compat fails today: id -> what compat gives instead (and which mechanism).
-KNOWN_FAILURES: dict[str, str] = {
-    # Retry-After parsing
-    # Retry policy
-    # Reading a 2xx body
-    # Phrase table: context length
-    "litellm/proxy-context-window-exceeded": "invalid_request, provider openai: 'ContextWindowExceededError' / 'context window exceeded' is not in the phrase table, and the LiteLLM proxy is not recognised",
-    "litellm/context-window-input-exceeds-maximum-context-limit": 'invalid_request: "maximum context limit" is not in the phrase table',
-    "litellm/context-window-prompt-longer-than-context-length": 'invalid_request: "longer than the model\'s context length" is not in the phrase table',
-    "litellm/context-window-bedrock-payload-exceeds-context-limit": 'invalid_request: "exceed context limit" is not in the phrase table',
-    "litellm/context-window-tgi-inputs-plus-max-new-tokens": 'invalid_request: TGI\'s "`inputs` tokens + `max_new_tokens` must be <=" is not in the phrase table',
-    "litellm/context-window-gemini-input-token-count": 'invalid_request: Gemini\'s "input token count exceeds the maximum number of tokens" is not in the phrase table',
-    "litellm/context-window-gemini-json-in-message": 'invalid_request: Gemini\'s "input token count exceeds the maximum number of tokens" is not in the phrase table',
-    "litellm/context-window-gemini-2-input-token-count": 'invalid_request: Gemini\'s "input token count (...) exceeds the maximum number of tokens" is not in the phrase table',
-    "litellm/context-window-gemini-2-json-in-message": 'invalid_request: Gemini\'s "input token count (...) exceeds the maximum number of tokens" is not in the phrase table',
-    # Phrase table: content policy
-    "litellm/content-policy-content-policy-violation-occurred": "invalid_request: 'content_policy_violation' counts as a code but not as text in the message",
-    "litellm/content-policy-upper-case-content-policy-violation": "invalid_request: 'content_policy_violation' counts as a code but not as text in the message",
-    "litellm/content-policy-content-policy-violation-detected": "invalid_request: 'content_policy_violation' counts as a code but not as text in the message",
-    "litellm/content-policy-title-case-content-management": "invalid_request: Azure's \"filtered due to the prompt triggering ... content management\" matches only with the word 'policy' after it",
-    # Phrase table: quota, rate limit, overload
-    "litellm/proxy-budget-exceeded": "invalid_request: 'budget has been exceeded' (named by DESIGN) is not in the phrase table, and type 'budget_exceeded' is not a known code",
-    "litellm/proxy-team-budget-exceeded": "invalid_request: 'budget has been exceeded' (named by DESIGN) is not in the phrase table",
-    "litellm/fireworks-400-rate-limit-text": "invalid_request: 'rate limit exceeded' is only a weak hint, so the 400 decides",
-    "litellm/vertex-temporarily-out-of-capacity": "rate_limited: 'temporarily out of capacity' is not read as overloaded, so the 429 decides",
-    # Provider
-    "litellm/proxy-bad-request": "provider 'openai': an answer that names the LiteLLM proxy ('litellm.BadRequestError: ...') is not told apart",
-}
+KNOWN_FAILURES: dict[str, str] = {}
 
 # Rows whose HTTP date is read under a time zone far from UTC, so that a date read in
 # local time shows (urllib3 runs its date cases under Asia/Jerusalem for the same reason).

@@ -245,27 +245,26 @@ def test_a_registered_source_reads_its_family() -> None:
     """A new family is a Source registered at run time: its codes, phrases and marks take
     part, an error nested inside an error is read inward, and unregistering removes it."""
 
-    def quoted(error: Any) -> Any:
-        """The family nests the upstream error as JSON text in the message."""
-        message = error.get("message")
-        if isinstance(message, str) and message.startswith("upstream: {"):
-            inner = json.loads(message[len("upstream: ") :])
-            return inner.get("error") if isinstance(inner, dict) else None
-        return None
+    def upstream(error: Any) -> Any:
+        """The family nests the upstream's error object under a key of its own."""
+        inner = error.get("acme_upstream")
+        return inner if isinstance(inner, dict) else None
 
     family = Source(
         name="acme-proxy",
         codes={"BudgetGone": Row(K.QUOTA_EXCEEDED)},
-        phrases={"budget has been exceeded": Row(K.QUOTA_EXCEEDED)},
+        phrases={"budget has been exhausted": Row(K.QUOTA_EXCEEDED)},
         mark_headers={"x-acme-proxy"},
-        nested=(quoted,),
+        nested=(upstream,),
     )
-    nested_body = {"error": {"message": 'upstream: {"error": {"code": "model_not_found"}}'}}
+    nested_body = {
+        "error": {"message": "upstream failed", "acme_upstream": {"code": "model_not_found"}}
+    }
     assert K.INVALID_REQUEST is compat.from_response(400, {}, nested_body).kind  # type: ignore[union-attr]
     register_source(family)
     try:
         error = compat.from_response(
-            400, {"x-acme-proxy": "1"}, {"error": {"message": "Budget has been exceeded!"}}
+            400, {"x-acme-proxy": "1"}, {"error": {"message": "Budget has been exhausted!"}}
         )
         assert error is not None
         assert (K.QUOTA_EXCEEDED, "acme-proxy", False) == (
@@ -282,7 +281,7 @@ def test_a_registered_source_reads_its_family() -> None:
         assert [] == unreachable()
     finally:
         unregister_source("acme-proxy")
-    error = compat.from_response(400, {}, {"error": {"message": "Budget has been exceeded!"}})
+    error = compat.from_response(400, {}, {"error": {"message": "Budget has been exhausted!"}})
     assert error is not None
     assert (K.INVALID_REQUEST, "openai") == (error.kind, error.provider)
 

@@ -1,0 +1,20 @@
+"""Ollama: ``{"error": "..."}`` in its native API, OpenAI's shape in its compatible one.
+
+Ollama's words name what its statuses only hint at: a model not pulled ("model
+'x' not found, try pulling it first") and a server at its limit of pending
+requests ("server busy, please try again") (tests/data/compatible/ollama.json).
+"""
+
+from __future__ import annotations
+
+from compat.extend import ErrorKind, Row, Source
+
+K = ErrorKind
+
+SOURCE = Source(
+    name="ollama",
+    phrases={
+        "not found, try pulling it first": Row(K.NOT_FOUND),
+        "server busy, please try again": Row(K.OVERLOADED),
+    },
+)
