@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+import compat
+
 Case = tuple[str, int, dict[str, str], Any, dict[str, Any]]
 
 
@@ -415,3 +419,19 @@ CASES: list[Case] = [
         {"kind": RL, "retry_after": 0.0},
     ),
 ]
+
+
+def check(error: compat.LLMError | None, expected: dict[str, Any]) -> None:
+    """*error* has every attribute *expected* names (``message_contains``: a part of its
+    message; ``retry_after``: within a microsecond)."""
+    assert error is not None
+    for name, value in expected.items():
+        if name == "message_contains":
+            assert value in error.message
+        elif name == "retry_after" and value is not None:
+            assert error.retry_after == pytest.approx(value, abs=1e-6)
+        else:
+            actual = getattr(error, name)
+            assert value == (actual.value if name == "kind" else actual), name
+    assert isinstance(error, compat.LLMError)
+    assert compat.ErrorKind(expected["kind"]) is error.kind

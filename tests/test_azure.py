@@ -9,8 +9,8 @@ import pytest
 import compat
 from compat.testing import FaultServer
 from tests.azure_bodies import APIM, CASES, FILTERED_PROMPT, TPM_MESSAGE
+from tests.bodies import check
 from tests.conftest import track
-from tests.test_from_response import check
 
 openai = pytest.importorskip("openai")
 V1 = hasattr(openai, "OpenAI")

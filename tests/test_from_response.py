@@ -8,21 +8,7 @@ from typing import Any
 import pytest
 
 import compat
-from tests.bodies import CASES, CLOUDFLARE_502
-
-
-def check(error: compat.LLMError | None, expected: dict[str, Any]) -> None:
-    assert error is not None
-    for name, value in expected.items():
-        if name == "message_contains":
-            assert value in error.message
-        elif name == "retry_after" and value is not None:
-            assert error.retry_after == pytest.approx(value, abs=1e-6)
-        else:
-            actual = getattr(error, name)
-            assert value == (actual.value if name == "kind" else actual), name
-    assert isinstance(error, compat.LLMError)
-    assert compat.ErrorKind(expected["kind"]) is error.kind
+from tests.bodies import CASES, CLOUDFLARE_502, check
 
 
 @pytest.mark.parametrize(

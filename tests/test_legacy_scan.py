@@ -24,7 +24,7 @@ from compat._legacy_errors import LEGACY_ATTRIBUTES
 from compat.migration.scan import ATTRIBUTE_ADVICE, MEANING, Finding, scan_source
 from compat.testing import FaultServer
 from tests.data.legacy_oracle import cases
-from tests.test_legacy_oracle import DIFFERENCES, ORACLE, V1, current
+from tests.legacy_oracle import DIFFERENCES, ORACLE, V1, current
 
 try:
     import openai

@@ -17,9 +17,8 @@ import compat  # noqa: E402
 from compat.adapters._common import kind_by_class  # noqa: E402
 from compat.adapters.openai_v1 import CLASS_KINDS  # noqa: E402
 from compat.testing import FaultServer  # noqa: E402
-from tests.bodies import CASES  # noqa: E402
+from tests.bodies import CASES, check  # noqa: E402
 from tests.conftest import track  # noqa: E402
-from tests.test_from_response import check  # noqa: E402
 
 KEY = "sk-test-" + "Z" * 40
 MESSAGES = [{"role": "user", "content": "hi"}]
