@@ -155,3 +155,14 @@ def test_every_test_says_what_it_shows() -> None:
             ):
                 missing.append(f"{path.name}:{node.lineno} {node.name}")
     assert [] == missing
+
+
+def test_no_test_module_imports_another() -> None:
+    """Helpers shared by tests live in helper modules (tests/bodies.py, tests/conftest.py,
+    ...), never in a test module another one imports."""
+    offenders = []
+    for path in sorted((ROOT / "tests").glob("test_*.py")):
+        for module, name, _ in imports(path):
+            if module.startswith("tests.test_") or (module == "tests" and name.startswith("test_")):
+                offenders.append(f"{path.name} imports {module or name}")
+    assert not offenders, offenders
