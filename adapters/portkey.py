@@ -35,4 +35,6 @@ SOURCE = Source(
     mark_top_keys={"html-message"},
     mark_top_values={"status": {"failure"}},
     shapes=(portkey_error,),
+    # a success's body holding this key is Portkey's failure: compat.wrap reads it
+    body_keys=lambda: ("html-message",),
 )

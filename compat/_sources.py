@@ -232,8 +232,8 @@ class Source:
 
 
 #: Top-level keys of a successful body that may carry a failure, whatever the source:
-#: an error object, a failed status.
-FAILURE_KEYS = ("error", "status", "html-message")
+#: an error object, a failed status. Sources add their own (``Source.body_keys``).
+FAILURE_KEYS = ("error", "status")
 
 #: One row per kind, for what an SDK's class or a fallback says.
 ROW_OF: dict[ErrorKind, Row] = {kind: Row(kind) for kind in ErrorKind}

@@ -368,8 +368,22 @@ PAGE_200 = "<html><head><title>Sign in</title></head><body>proxy login</body></h
         (ENVELOPE_2000_429, "application/json", compat.RateLimitError, True),
         (PAGE_200, "text/html", compat.BadResponseError, None),
         (COMPLETION_WITH_ERROR, "application/json", compat.ServerError, None),
+        # Portkey's own failure: a key its source names (Source.body_keys), not the core
+        (
+            {"html-message": "Network connection lost."},
+            "application/json",
+            compat.APIConnectionError,
+            None,
+        ),
     ],
-    ids=["openai-error", "envelope-4017", "envelope-2000-upstream-429", "html", "completion-error"],
+    ids=[
+        "openai-error",
+        "envelope-4017",
+        "envelope-2000-upstream-429",
+        "html",
+        "completion-error",
+        "portkey-html-message",
+    ],
 )
 def test_failures_under_200_raise_sync_async_and_streaming(
     server: FaultServer, body: Any, content_type: str, error_class: type, billed: bool | None
