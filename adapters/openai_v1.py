@@ -195,6 +195,8 @@ SOURCE = Source(
         "does not have access to model": Row(K.PERMISSION_DENIED),
         "deactivated account": Row(K.PERMISSION_DENIED),
         "account associated with this api key has been deactivated": Row(K.PERMISSION_DENIED),
+        # OpenAI's words for a wrong key, which servers that copy them send under 400 (xAI)
+        "incorrect api key provided": Row(K.AUTHENTICATION),
     },
     nested=(quoted_error,),
     refine={K.RATE_LIMITED: (request_over_limit,)},

@@ -430,6 +430,12 @@ def _message(answer: Answer, error: Mapping[str, Any] | None, status: int | None
     message = None if error is None else error.get("message")
     if message is not None and type(message) is not str:
         message = str(message)
+    if message and "%20" in message and " " not in message:
+        # a whole message sent percent-encoded (xAI's "Incorrect%20API%20key..."): its
+        # words are read, and shown, as written
+        from urllib.parse import unquote  # here: only such a message pays its import
+
+        message = unquote(message)
     if not message:
         if answer.message:
             message = answer.message

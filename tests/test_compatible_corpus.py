@@ -43,17 +43,7 @@ PATHS = ("from_response", "v1", "legacy")
 #: What compat gets wrong today. A key is an entry id (wrong on every path the entry
 #: runs on) or ``"<id> [<path>]"`` (wrong on that path only); the value says which
 #: fields are wrong and what compat answers instead.
-KNOWN_MISSES: dict[str, str] = {
-    "dashscope-arrearage-holdout": "kind 'unknown' (expected 'quota_exceeded')",
-    "dashscope-data-inspection-400-holdout": "kind 'invalid_request' (expected 'content_filtered')",
-    "dashscope-data-inspection-doc-link-400-holdout": "kind 'invalid_request' (expected 'content_filtered')",
-    "ollama-cloud-session-limit-429-holdout": "kind 'rate_limited' (expected 'quota_exceeded'); retryable True (expected False)",
-    "siliconflow-paid-balance-403-holdout": "kind 'permission_denied' (expected 'quota_exceeded')",
-    "together-non-serverless-400-holdout": "kind 'invalid_request' (expected 'not_found')",
-    "together-endpoint-not-running-400-holdout": "kind 'invalid_request' (expected 'not_found')",
-    "xai-incorrect-key-400-holdout": "kind 'invalid_request' (expected 'authentication')",
-    "zhipu-1113-chinese-429-holdout": "kind 'rate_limited' (expected 'quota_exceeded'); retryable True (expected False)",
-}
+KNOWN_MISSES: dict[str, str] = {}
 
 
 def _miss(entry: Entry, path: str) -> str | None:

@@ -465,3 +465,15 @@ def test_a_long_message_finds_the_same_first_phrase() -> None:
         assert plain is _first_phrase(table, text)
         found += plain is not None
     assert found > 1000  # the draw does put phrases in most texts
+
+
+def test_a_percent_encoded_message_is_read_as_its_words() -> None:
+    """xAI sends its message percent-encoded ("Incorrect%20API%20key..."): the words are
+    read (a wrong key, whatever the 400 says) and shown decoded; a message with spaces
+    keeps a URL's %20 as written."""
+    encoded = "Incorrect%20API%20key%20provided:%20ba***na.%20You%20can%20obtain%20one."
+    found = read(400, {"code": "Client specified an invalid argument", "error": encoded})
+    assert K.AUTHENTICATION == found.kind
+    assert found.message.startswith("Incorrect API key provided: ba***na.")
+    plain = "Model not found: see https://example.com/a%20b for the list"
+    assert plain == read(404, {"error": {"message": plain}}).message
