@@ -16,6 +16,7 @@ import re
 import sys
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from compat._parse import shown_seconds
 from compat._redact import redact_text
 from compat._translate import from_response
 
@@ -117,10 +118,10 @@ def _verdict(error: LLMError) -> str:
     latest = policy.decide(error, 1, 0.0, random=lambda: 1.0)
     if error.retry_after is None:
         return (
-            f"retry after a backoff of {soonest.wait:.3g} to {latest.wait:.3g} s, chosen at"
+            f"retry after a backoff of {shown_seconds(soonest.wait)} to {shown_seconds(latest.wait)} s, chosen at"
             " random: no server wait was given"
         )
-    return f"retry after {soonest.wait:.3g} to {latest.wait:.3g} s ({soonest.reason}; jitter only adds to it)"
+    return f"retry after {shown_seconds(soonest.wait)} to {shown_seconds(latest.wait)} s ({soonest.reason}; jitter only adds to it)"
 
 
 def explain(text: str | bytes, status: int | None, provider: str | None) -> dict[str, Any]:

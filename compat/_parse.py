@@ -24,6 +24,14 @@ MAX_MESSAGE = 4096
 _INF = float("inf")
 
 
+def shown_seconds(seconds: float) -> str:
+    """*seconds* as a message writes them: three significant digits ("0.0312", "1.5"),
+    and whole seconds from 100 up ("120", "86400", never "8.64e+04")."""
+    if abs(seconds) >= 99.5 and seconds == seconds and abs(seconds) != float("inf"):
+        return f"{seconds:.0f}"
+    return f"{seconds:.3g}"
+
+
 def finite_wait(seconds: float) -> float | None:
     """*seconds* when it is a wait a server can mean: not negative, not NaN, not infinite."""
     return seconds if 0 <= seconds < _INF else None

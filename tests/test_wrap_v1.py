@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 import time
 from typing import Any
@@ -514,6 +515,8 @@ def test_a_long_cooldown_never_makes_a_later_call_wait_past_its_deadline(
     assert error.retry_after > 990
     assert "Not sent" in error.message
     assert "cooling down" in error.message
+    assert "e+0" not in error.message  # seconds written as seconds: "for 1000 s more"
+    assert re.search(r"for (99\d|1000) s more", error.message), error.message
 
 
 def test_a_slow_limit_refuses_calls_it_cannot_serve_in_time(server: FaultServer) -> None:

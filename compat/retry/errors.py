@@ -14,6 +14,7 @@ from collections.abc import Hashable
 
 from compat._errors import ERROR_CLASSES, LLMError
 from compat._kinds import ErrorKind
+from compat._parse import shown_seconds
 from compat.retry.target import describe
 
 _NOTE = "compat: "
@@ -30,7 +31,7 @@ def refused(
     """The error of a call for which no slot is free in time."""
     target = describe(key)
     if left <= ceiling:
-        limit = f"its deadline leaves {max(left, 0.0):.3g} s"
+        limit = f"its deadline leaves {shown_seconds(max(left, 0.0))} s"
     else:
         limit = f"the {ceiling:g} s max_server_wait"
     kind = ErrorKind.RATE_LIMITED
@@ -50,7 +51,7 @@ def refused(
             "tokens": "has no tokens free under its token limit",
             "slow start": "is still being probed",
         }.get(why, "has no free slot under its rate limit")
-        message = f"Not sent: {target} {what} for {wait:.3g} s more, longer than {limit}"
+        message = f"Not sent: {target} {what} for {shown_seconds(wait)} s more, longer than {limit}"
     provider = getattr(key, "provider", None) or (last.provider if last is not None else "unknown")
     error = ERROR_CLASSES[kind](
         kind=kind,
@@ -73,7 +74,7 @@ def mark_final(
     object.__setattr__(error, "resent", resends)
     note = (
         f"{_NOTE}gave up after {attempts} attempt{'s' if attempts != 1 else ''} "
-        f"in {elapsed:.3g} s: {reason}"
+        f"in {shown_seconds(elapsed)} s: {reason}"
     )
     if resends:
         note += (

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from compat._parse import shown_seconds
 from compat._secrets import logger
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ class Event:
     def __str__(self) -> str:
         what = f"{self.action} after attempt {self.attempt}"
         if self.wait:
-            what += f", {self.wait:.3g} s"
+            what += f", {shown_seconds(self.wait)} s"
         kind = f" ({self.error.kind.value})" if self.error is not None else ""
         return f"{what}: {self.reason}{kind}"
 

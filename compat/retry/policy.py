@@ -19,6 +19,7 @@ import attrs
 
 from compat._errors import LLMError
 from compat._kinds import ErrorKind
+from compat._parse import shown_seconds
 from compat._translate import translate
 from compat.retry import engine
 from compat.retry.engine import Attempt
@@ -247,14 +248,14 @@ class RetryPolicy:
             return Decision(
                 False,
                 wait,
-                f"waiting {wait:.3g} s would end past the {self.deadline:g} s deadline",
+                f"waiting {shown_seconds(wait)} s would end past the {self.deadline:g} s deadline",
                 "deadline",
             )
         if fallback and wait > self.failover_wait:
             return Decision(
                 False,
                 wait,
-                f"waiting {wait:.3g} s here is longer than failover_wait: the call moves on",
+                f"waiting {shown_seconds(wait)} s here is longer than failover_wait: the call moves on",
                 "failover",
             )
         if not budget_left and self.draws_budget(error):
