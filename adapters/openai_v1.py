@@ -392,4 +392,6 @@ def _host(request: Any) -> str:
         return ""
     if not host:
         return ""
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 address, as a URL writes it
     return f"{scheme}://{host}" + (f":{port}" if port else "")

@@ -48,6 +48,16 @@ SECRET_KEYS = SECRET_HEADERS | {
     "access_key",
     "secret_key",
     "private_key",
+    # the same in camelCase, as JavaScript servers and SDKs write them (keys are compared
+    # in lower case)
+    "accesstoken",
+    "refreshtoken",
+    "idtoken",
+    "clientsecret",
+    "privatekey",
+    "secretkey",
+    "accesskey",
+    "appkey",
 }
 
 # An OpenAI-style key wherever it starts: after a space, a quote, an underscore or a
@@ -71,13 +81,15 @@ _FIELD = re.compile(
 )
 # A secret key written as a quoted key, as in JSON or in a Python dict's repr (an SDK's
 # message quoting the body it received: ``'token': 'abc'``, ``"password": ["a", "b"]``):
-# its whole value goes, a string, a list or a flat object. Nothing here backtracks: a
-# value runs to the first quote, bracket or newline, so a megabyte is read once.
+# its whole value goes, a string, a list or an object. Nothing here backtracks: each
+# character of a value is read once or twice, so a megabyte is read in linear time.
 _SECRET_KEY_NAMES = "|".join(sorted((re.escape(k) for k in SECRET_KEYS), key=len, reverse=True))
 _QUOTED_FIELD = re.compile(
-    r"""(["'](?:"""
-    + _SECRET_KEY_NAMES
-    + r""")["']\s*:\s*)(?!["']?\[REDACTED\])(?:"[^"\n]*|'[^'\n]*|[\[{][^\]}\n]*)""",
+    r"""(["'](?:""" + _SECRET_KEY_NAMES + r""")["']\s*:\s*)(?!["']?\[REDACTED\]["'\]}])"""
+    # a string up to its closing quote (escaped quotes inside it included); a list or an
+    # object up to its closing bracket, newlines and one level of nesting included
+    r"""(?:"(?:[^"\\\n]|\\.)*|'(?:[^'\\\n]|\\.)*"""
+    r"""|\[(?:[^\[\]]|\[[^\[\]]*\])*|\{(?:[^{}]|\{[^{}]*\})*)""",
     re.IGNORECASE,
 )
 # An Authorization value in any scheme (Bearer, Basic, Token, ApiKey, ...), or none.
@@ -128,6 +140,17 @@ def redact_text(text: str, *, hex_keys: bool = True) -> str:
     if "sk-" in text:
         text = _OPENAI_KEY.sub(REDACTED, text)
     lower = text.lower()
+    # Quoted secret keys first, so that the whole value goes (the patterns below stop
+    # at a space or a comma)
+    if ":" in text and (
+        "key" in lower
+        or "secret" in lower
+        or "token" in lower
+        or "pass" in lower
+        or "auth" in lower
+        or "cookie" in lower
+    ):
+        text = _QUOTED_FIELD.sub(_quoted_redacted, text)
     if "bearer" in lower or "basic" in lower:
         text = _SCHEME.sub(_prefix_redacted, text)
     if ("=" in text or "%3d" in lower) and (
@@ -148,15 +171,6 @@ def redact_text(text: str, *, hex_keys: bool = True) -> str:
         text = _FIELD.sub(_prefix_redacted, text)
     if "authorization" in lower:
         text = _AUTHORIZATION.sub(_prefix_redacted, text)
-    if ":" in text and (
-        "key" in lower
-        or "secret" in lower
-        or "token" in lower
-        or "pass" in lower
-        or "auth" in lower
-        or "cookie" in lower
-    ):
-        text = _QUOTED_FIELD.sub(_quoted_redacted, text)
     if "eyJ" in text:
         text = _JWT.sub(REDACTED, text)
     if "JQQJ99" in text:

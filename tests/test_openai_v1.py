@@ -344,3 +344,15 @@ def test_every_sdk_class_is_in_the_table() -> None:
         found, _ = kind_by_class(cls, CLASS_KINDS)
         assert found, cls.__name__
         assert cls.__name__ in CLASS_KINDS, cls.__name__
+
+
+def test_an_ipv6_host_is_written_as_a_url_writes_it() -> None:
+    """A connection error to an IPv6 address names it in brackets: ``http://[::1]:9``."""
+    from types import SimpleNamespace
+
+    from compat.adapters.openai_v1 import _host
+
+    # the SDK's request URL as httpx (and httpx2) hold it: the host without its brackets
+    request = SimpleNamespace(url=SimpleNamespace(scheme="http", host="::1", port=9))
+    assert "http://[::1]:9" == _host(request)
+    assert "" == _host(None)

@@ -136,6 +136,16 @@ def test_a_failing_adapter_logs_no_secret_of_the_original(captured: io.StringIO)
         "Error code: 401 - {'token': 'Zq81kLmN0pQr', 'password': ['Yx7Wv6Ut5Sr4', 'Aa1Bb2Cc3Dd4']}",
         'upstream said: {"error": {"message": "denied", "access_token": "Zq81kLmN0pQr"}}',
         "{'secret': {'value': 'Zq81kLmN0pQr'}, 'Authorization': 'Zq81kLmN0pQr'}",
+        # whole values, whatever they hold: spaces and commas, escaped quotes, lists of
+        # objects, nested objects, pretty-printed lists, camelCase keys (text, not JSON:
+        # a message that quotes them)
+        'upstream said: {"password": "correct Zq81kLmN0pQr battery", "n": 1}',
+        'upstream said: {"password": "abcdefgh,Zq81kLmN0pQr"}',
+        r'upstream said: {"token": "ab\"Zq81kLmN0pQr tail", "x": 1}',
+        'upstream said: {"password": [{"v": "Yx7Wv6Ut5Sr4"}, {"v": "Zq81kLmN0pQr"}], "n": 1}',
+        'upstream said: {"token": {"a": {"b": "Yx7Wv6Ut5Sr4"}, "c": "Zq81kLmN0pQr"}, "n": 2}',
+        'upstream said: {"token": [\n  "Yx7Wv6Ut5Sr4",\n  "Zq81kLmN0pQr"\n], "n": 4}',
+        'upstream said: {"accessToken": "ya29 Zq81kLmN0pQr", "clientSecret": "Aa1Bb2Cc3Dd4"}',
     ],
 )
 def test_secret_keys_quoted_in_a_message_lose_their_values(text: str) -> None:

@@ -16,6 +16,7 @@ slowly moving averages per model, so the estimate's error stays bounded over a r
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 from collections.abc import Mapping
@@ -66,6 +67,43 @@ def _texts(value: Any, out: list[str], depth: int = 0) -> None:
             _texts(item, out, depth + 1)
 
 
+#: tiktoken's encodings by model, for the whole process: ``None`` while loading, or when
+#: there is none to be had (not installed, an unknown model, no encoding offline).
+_ENCODERS: dict[str, Any] = {}
+_ENCODERS_LOCK = threading.Lock()
+
+
+def _encoder(model: str) -> Any:
+    """tiktoken's encoding for *model*, once it is loaded; ``None`` until then.
+
+    Loading may download the encoding (tiktoken fetches it on first use, with no timeout
+    of its own), so it never happens on a call's path: the first request for a model in
+    the process starts one load in a background thread, and requests are estimated by
+    characters until the encoding is at hand. A load that fails is not tried again.
+    """
+    try:
+        return _ENCODERS[model]
+    except KeyError:
+        pass
+    with _ENCODERS_LOCK:
+        if model in _ENCODERS:
+            return _ENCODERS[model]
+        _ENCODERS[model] = None  # loading: estimated by characters meanwhile
+    with contextlib.suppress(RuntimeError):  # no thread to be had: characters it is
+        threading.Thread(target=_load, args=(model,), name="compat-tiktoken", daemon=True).start()
+    return None
+
+
+def _load(model: str) -> None:
+    try:
+        import tiktoken
+
+        encoder = tiktoken.encoding_for_model(model)
+    except Exception:  # noqa: BLE001 - not installed, unknown model, or no encoding offline
+        return
+    _ENCODERS[model] = encoder
+
+
 class Estimator:
     """Estimates requests' token costs, learning from answers (per model; thread-safe)."""
 
@@ -73,7 +111,6 @@ class Estimator:
         self._ratio: dict[str, float] = {}
         self._output: dict[str, float] = {}
         self._lock = threading.Lock()
-        self._encoders: dict[str, Any] = {}
 
     def prompt(self, kwargs: Mapping[str, Any]) -> float:
         """Estimated prompt tokens of a request (before the learned correction)."""
@@ -91,40 +128,10 @@ class Estimator:
         return self._count(kwargs.get("model"), texts) + extra
 
     def _count(self, model: Any, texts: list[str]) -> float:
-        encoder = self._encoder(model) if isinstance(model, str) else None
+        encoder = _encoder(model) if isinstance(model, str) else None
         if encoder is not None:
             return float(sum(len(encoder.encode(text)) for text in texts))
         return sum(len(text) for text in texts) / CHARS_PER_TOKEN
-
-    def _encoder(self, model: str) -> Any:
-        """tiktoken's encoding for *model*, once it is loaded; ``None`` until then.
-
-        Loading may download the encoding (tiktoken fetches it on first use, with no
-        timeout of its own), so it never happens on a call's path: the first request for
-        a model starts the load in a background thread and is estimated by characters,
-        as are the requests after it until the encoding is at hand.
-        """
-        try:
-            return self._encoders[model]
-        except KeyError:
-            pass
-        with self._lock:
-            if model in self._encoders:
-                return self._encoders[model]
-            self._encoders[model] = None  # loading: estimated by characters meanwhile
-        threading.Thread(
-            target=self._load, args=(model,), name="compat-tiktoken", daemon=True
-        ).start()
-        return None
-
-    def _load(self, model: str) -> None:
-        try:
-            import tiktoken
-
-            encoder = tiktoken.encoding_for_model(model)
-        except Exception:  # noqa: BLE001 - not installed, unknown model, or no encoding offline
-            return
-        self._encoders[model] = encoder
 
     @staticmethod
     def output_limit(kwargs: Mapping[str, Any]) -> float | None:
