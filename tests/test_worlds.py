@@ -77,8 +77,8 @@ def test_stray_429s_cost_their_own_retries_and_every_call_succeeds() -> None:
 def test_a_limit_far_below_the_load_never_carries_a_call_past_its_deadline() -> None:
     """The slow-limit world: a bucket of 4 requests a second, 40 calls at once, a 1.5 s
     deadline. Most calls cannot be served in time: they fail at once as client-side
-    rate limits ("Not sent: ..."), and no call, served or not, ends later than its
-    deadline plus one attempt."""
+    rate limits ("Not sent: ..."), or, on a slow machine, as an attempt cut at the
+    deadline; no call, served or not, ends later than its deadline plus one attempt."""
     deadline = 1.5
     with (
         FaultServer(rules=[TokenBucket(rate=4, burst=2)]) as server,
@@ -91,7 +91,13 @@ def test_a_limit_far_below_the_load_never_carries_a_call_past_its_deadline() -> 
     assert len(done) == 40
     assert served, "the bucket serves some calls in time"
     assert refused, "40 calls cannot all pass 4/s in 1.5 s"
-    others = [error for error in refused if not isinstance(error, compat.RateLimitError)]
+    # refused without sending (a client-side rate limit), or an attempt whose timeout was
+    # cut to what the deadline left (a timeout, on a slow machine): nothing else
+    others = [
+        error
+        for error in refused
+        if not isinstance(error, (compat.RateLimitError, compat.APITimeoutError))
+    ]
     assert not others, others[:3]
     assert any(error.origin == "client" for error in refused)
     # one attempt on the loopback server answers in milliseconds; 3 s is far above it on
