@@ -29,7 +29,12 @@ def example() -> str:
 
 def plugin_installed() -> bool:
     """Whether compat's pytest plugin loads by itself (compat installed, not on a path)."""
-    return any(e.value.startswith("compat.") for e in metadata.entry_points(group="pytest11"))
+    found = metadata.entry_points()
+    # Python 3.9's entry_points() is a dict of groups; 3.10+ selects by group
+    group = (
+        found.select(group="pytest11") if hasattr(found, "select") else found.get("pytest11", ())
+    )
+    return any(e.value.startswith("compat.") for e in group)
 
 
 @pytest.mark.skipif(not hasattr(openai, "OpenAI"), reason="the example uses openai>=1")
