@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import contextlib
 import inspect
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -33,3 +35,19 @@ def _close_tracked_clients() -> Iterator[None]:
         close = getattr(client, "close", None)
         if close is not None and not inspect.iscoroutinefunction(close):
             close()
+
+
+@contextlib.contextmanager
+def compat_logs(handler: logging.Handler) -> Iterator[None]:
+    """*handler* on the ``compat`` loggers at every level, for the ``with`` block: records
+    formatted as level, logger name and message (with their tracebacks)."""
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger("compat")
+    saved = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(saved)

@@ -11,7 +11,7 @@ import pytest
 
 import compat
 from compat.testing import FaultServer, faults
-from tests.conftest import track
+from tests.conftest import compat_logs, track
 
 openai = pytest.importorskip("openai")
 V1 = hasattr(openai, "OpenAI")
@@ -24,17 +24,8 @@ OPAQUE = "gw-7f3a9c1e-opaque-token"  # no known shape: only its value can tell i
 def captured() -> Iterator[io.StringIO]:
     """Everything the compat loggers emit, at every level, formatted with tracebacks."""
     stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
-    root = logging.getLogger("compat")
-    saved = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    try:
+    with compat_logs(logging.StreamHandler(stream)):
         yield stream
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(saved)
 
 
 def printed(error: BaseException) -> str:

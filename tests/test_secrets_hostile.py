@@ -28,7 +28,7 @@ import pytest
 
 import compat
 from compat.testing import FaultServer, faults
-from tests.conftest import track
+from tests.conftest import compat_logs, track
 
 try:
     import openai
@@ -135,17 +135,8 @@ def records() -> Iterator[list[str]]:
             shown.append(self.format(record))
             shown.append(repr(record.__dict__))
 
-    handler = Collect(logging.DEBUG)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
-    root = logging.getLogger("compat")
-    saved = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    try:
+    with compat_logs(Collect(logging.DEBUG)):
         yield shown
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(saved)
 
 
 def forms(error: BaseException) -> list[str]:
