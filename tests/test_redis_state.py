@@ -10,6 +10,7 @@ SDK's environment). CI installs both.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import math
 import multiprocessing
@@ -179,6 +180,15 @@ operations = st.lists(
             token_costs,
             st.booleans(),
         ),
+        st.tuples(
+            st.just("together"),
+            durations,
+            st.lists(
+                st.tuples(st.sampled_from([0.0, 0.05, 1.0, INF]), token_costs),
+                min_size=1,
+                max_size=5,
+            ),
+        ),
         st.tuples(st.just("release"), st.integers(0, TICKETS), token_costs),
         st.tuples(st.just("take"), st.sampled_from([1.0, 2.0, 10.0])),
         st.tuples(st.just("give"), st.sampled_from([1.0, 2.0, 10.0]), st.sampled_from([0.1, 1.0])),
@@ -197,7 +207,8 @@ limits_drawn = st.builds(Limits, st.integers(1, 4), st.sampled_from([0.0, 0.5, 2
 def test_the_lua_script_is_pacing_py(
     shared_server: RedisServer, ops: list[tuple[Any, ...]], limits: Limits, start: float
 ) -> None:
-    """Random sequences of acquire, report and release, with explicit times and answers
+    """Random sequences of acquire (alone and several at once), report and release, with
+    explicit times and answers
     (rate-limit headers for requests and tokens, 429s with and without waits, outages,
     runs of traffic where 429s bind or do not), and budget operations, give the same
     verdicts, waits (to 1e-9), records and budget through pacing.py (a LocalState:
@@ -253,6 +264,19 @@ def test_the_lua_script_is_pacing_py(
                         now += wait
                     seen = Observation(outcome, retry_after=retry_after, tokens=tokens)
                     report(seen, ticket, (10.0, 0.1))
+            elif name == "together":
+                # Calls of one process asking at once: one round trip, answered as if
+                # each had asked in turn.
+                now += op[1]
+                expected_all = [reference.acquire("t", now, limits, *ask) for ask in op[2]]
+                got_all = state.acquire_many("t", now, limits, op[2])
+                assert len(expected_all) == len(got_all)
+                for expected, got in zip(expected_all, got_all):
+                    assert expected[0] == got[0], (op, expected, got)
+                    assert same(expected[1], got[1]), (op, expected, got)
+                    assert expected[2:] == got[2:], (op, expected, got)
+                    if expected[0] == GO and expected[3]:
+                        granted.append(expected[3])
             elif name == "release":
                 ticket = granted.pop(op[1] % len(granted)) if granted and op[1] else 0
                 reference.release("t", limits, ticket, op[2])
@@ -399,6 +423,85 @@ def test_calls_told_to_wait_do_not_each_ask_redis(server: RedisServer) -> None:
         answers = asyncio.run(main())
         assert tasks == sum(1 for verdict, *_ in answers if verdict == GO)
         assert {"slow start"} == {why for verdict, _, why, _ in answers if verdict != GO}
+    finally:
+        state.close()
+
+
+def test_calls_asking_at_once_share_round_trips(server: RedisServer) -> None:
+    """50 asyncio calls of one process asking for one target at once are sent together
+    (one round trip, or a few), not one round trip each; 20 threads do the same; every
+    call gets its own slot."""
+    state = make_state(server)
+    limits = Limits(100, 60.0)  # a slow start wide enough for every call
+
+    async def main() -> list[tuple[int, float, str, int]]:
+        return await asyncio.gather(
+            *(state.aacquire("t", time.monotonic(), limits, INF) for _ in range(50))
+        )
+
+    try:
+        state.acquire("warm", time.monotonic(), limits, INF)  # loads the script
+        before = state.round_trips
+        answers = asyncio.run(main())
+        assert [GO] * 50 == [verdict for verdict, *_ in answers]
+        assert state.round_trips - before <= 5, state.round_trips - before
+        record = state.target("t")
+        assert record is not None
+        assert 50 == record.inflight
+
+        gate = threading.Barrier(20)
+
+        def in_a_thread() -> int:
+            gate.wait(10)
+            return state.acquire("u", time.monotonic(), limits, INF)[0]
+
+        before = state.round_trips
+        with concurrent.futures.ThreadPoolExecutor(20) as pool:
+            verdicts = list(pool.map(lambda _: in_a_thread(), range(20)))
+        assert [GO] * 20 == verdicts
+        assert state.round_trips - before < 20
+        record = state.target("u")
+        assert record is not None
+        assert 20 == record.inflight
+        assert 0 == state.fallbacks
+    finally:
+        state.close()
+
+
+def test_a_call_cancelled_in_the_queue_is_never_sent(own_server: RedisServer) -> None:
+    """While a round trip for a target is on its way (Redis paused), the calls that ask
+    next wait in a queue; those cancelled there are never sent, the others go together
+    in one round trip once Redis answers, and the target holds exactly their slots."""
+    state = compat.RedisState.from_url(own_server.url, timeout=2.0)
+    limits = Limits(100, 60.0)
+
+    async def main() -> list[tuple[int, float, str, int]]:
+        first = asyncio.ensure_future(state.aacquire("t", time.monotonic(), limits, 10.0))
+        await asyncio.sleep(0.05)  # the first call's round trip is on its way
+        queued = [
+            asyncio.ensure_future(state.aacquire("t", time.monotonic(), limits, 10.0))
+            for _ in range(10)
+        ]
+        await asyncio.sleep(0.05)
+        for task in queued[5:]:
+            task.cancel()
+        kept = await asyncio.gather(first, *queued[:5])
+        for task in queued[5:]:
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        return kept
+
+    try:
+        state.acquire("warm", time.monotonic(), limits, INF)  # loads the script
+        before = state.round_trips
+        own_server.pause(300)
+        kept = asyncio.run(main())
+        assert [GO] * 6 == [verdict for verdict, *_ in kept]
+        assert 2 == state.round_trips - before  # the first call's, then the five together
+        record = state.target("t")
+        assert record is not None
+        assert 6 == record.inflight
+        assert 0 == state.fallbacks
     finally:
         state.close()
 

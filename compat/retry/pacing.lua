@@ -480,10 +480,18 @@ local limits = { probe_concurrency = num(ARGV[4]), probe_window = num(ARGV[5]), 
 local t, before, fresh = load(KEYS[1], limits.probe_concurrency)
 
 if op == "acquire" then
-  -- ARGV[7] max_wait, ARGV[8] tokens
-  local verdict, wait, why, ticket = acquire(t, now, limits, num(ARGV[7]), num(ARGV[8]))
+  -- ARGV[7..] a (max_wait, tokens) pair per reservation: the calls of one process asking
+  -- together, answered as if each had asked in turn, four values each.
+  local answers = {}
+  for i = 7, #ARGV - 1, 2 do
+    local verdict, wait, why, ticket = acquire(t, now, limits, num(ARGV[i]), num(ARGV[i + 1]))
+    answers[#answers + 1] = fmt(verdict)
+    answers[#answers + 1] = fmt(wait)
+    answers[#answers + 1] = why
+    answers[#answers + 1] = fmt(ticket)
+  end
   save(KEYS[1], t, before, fresh, now, ttl_ms)
-  return { fmt(verdict), fmt(wait), why, fmt(ticket) }
+  return answers
 end
 
 if op == "release" then

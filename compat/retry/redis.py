@@ -36,12 +36,17 @@ for the report and budget operations that follow it), so Redis never keeps a cal
 its deadline (beyond :data:`MIN_WAIT_FOR_REDIS` for a reservation, or
 :data:`MIN_WAIT_FOR_REPORT` for the report of an attempt that outlasted it).
 
-Round trips: a call told to wait and ask again (a full slow start, an outage hold, an
-estimated rate) would ask Redis every few milliseconds; the calls of one process instead
-let one of them ask for all, the others waiting without a round trip. So does the first
-call to a target in a process. An attempt costs one reservation and one report. What is lost when Redis is: cooldowns, learned rates and reservations made by
-other processes (each process paces alone until it is back, as if it owned the limit),
-and with a restart, the records themselves (targets start again with a slow start).
+Round trips: an attempt costs at most one reservation and one report. The calls of one
+process that ask for the same target while a round trip for it is on its way are sent
+together in the next (up to :data:`BATCH`), the script answering each as if it had asked
+in turn: 75 calls starting at once cost a few round trips, not 75. A call told to wait
+and ask again (a full slow start, an outage hold, an estimated rate) would ask Redis
+every few milliseconds; the calls of one process instead let one of them ask for all, the
+others waiting without a round trip.
+
+What is lost when Redis is: cooldowns, learned rates and reservations made by other
+processes (each process paces alone until it is back, as if it owned the limit), and
+with a restart, the records themselves (targets start again with a slow start).
 
 redis-py is an optional dependency (``pip install compat[redis]``); this module imports
 it only when a :class:`RedisState` is made.
@@ -84,6 +89,9 @@ MIN_WAIT_FOR_REDIS = 0.002
 #: its call's deadline: an attempt may outlast the wait its reservation was allowed (a
 #: long answer), and what it learned must still reach the other processes.
 MIN_WAIT_FOR_REPORT = 0.05
+#: The most reservations one round trip makes: the calls of this process that ask for one
+#: target while a round trip for it is on its way go together in the next.
+BATCH = 64
 
 # When the call in this thread or task must be done: set by each reservation (its time
 # allowed to wait), read by the report, release and budget operations that follow it,
@@ -209,6 +217,34 @@ class _Waiting:
         self.asking, self.asked_at = True, now
 
 
+class _Ask:
+    """One call's reservation, waiting for its target's next round trip; *future* gets
+    its answer."""
+
+    __slots__ = ("future", "limits", "max_wait", "now", "queued_at", "started", "tokens")
+
+    def __init__(
+        self, now: float, limits: Limits, max_wait: float, tokens: float, started: float
+    ) -> None:
+        self.now = now  # the engine's clock when the call asked
+        self.limits = limits
+        self.max_wait = max_wait
+        self.tokens = tokens
+        self.started = started  # time.monotonic() when the call asked
+        self.queued_at: float | None = None  # when it was queued for a round trip
+        self.future: concurrent.futures.Future[tuple[int, float, str, int]] = (
+            concurrent.futures.Future()
+        )
+
+    def same_limits(self, other: _Ask) -> bool:
+        a, b = self.limits, other.limits
+        return (a.probe_concurrency, a.probe_window, a.hold) == (
+            b.probe_concurrency,
+            b.probe_window,
+            b.hold,
+        )
+
+
 def _connections(redis: Any, client: Any, timeout: float) -> tuple[Any, dict[str, Any]]:
     """The connection class and settings for the server *client* talks to (its address,
     database, credentials and TLS), with the state's timeouts and no retries (falling
@@ -330,7 +366,9 @@ class RedisState:
         self._budget_key = f"{prefix}:budget"
         self._local = LocalState()
         self._waiting: dict[str, _Waiting] = {}  # targets whose calls are told to wait
-        self._heard_of: set[str] = set()  # targets Redis answered for in this process
+        self._asks: dict[str, list[_Ask]] = {}  # reservations waiting for a round trip
+        self._sending: set[str] = set()  # targets with a round trip on its way
+        self._asks_pid = os.getpid()
         self._lock = threading.Lock()
         self._down = False
         self._retry_at = 0.0
@@ -528,55 +566,162 @@ class RedisState:
     def acquire(
         self, key: Hashable, now: float, limits: Limits, max_wait: float, tokens: float = 0.0
     ) -> tuple[int, float, str, int]:
-        """:func:`compat.retry.pacing.acquire` on *key*'s record, in one round trip."""
+        """:func:`compat.retry.pacing.acquire` on *key*'s record, in one round trip (shared
+        with the other calls of this process asking for *key* at the same time)."""
         started = time.monotonic()
         _call_ends.set(started + max_wait)
         name = self.key(key)
         waiting = self._told_to_wait(name, now, max_wait)
         if waiting is not None:
             return waiting
-        return self._acquire(key, name, now, limits, max_wait, tokens, started)
-
-    def _acquire(
-        self,
-        key: Hashable,
-        name: str,
-        now: float,
-        limits: Limits,
-        max_wait: float,
-        tokens: float,
-        started: float,
-    ) -> tuple[int, float, str, int]:
-        def shared(deadline: float) -> tuple[int, float, str, int]:
-            reply = self._eval(
-                deadline,
-                (name,),
-                ("acquire", *self._head(now, limits), _number(max_wait), _number(tokens)),
-            )
-            verdict, wait = int(float(reply[0])), float(reply[1])
-            if verdict != pacing.REFUSE and self.clock == "redis":
-                # The wait counts from when the script read the server's clock; the
-                # answer's way back took some of the time the call may wait. (With the
-                # caller's clock, waits count from its `now`, exactly as pacing.py's.)
-                wait = min(wait, max(max_wait - (time.monotonic() - started), 0.0))
-            return verdict, wait, _text(reply[2]), int(float(reply[3]))
-
-        def local() -> tuple[int, float, str, int]:
-            spent = time.monotonic() - started
-            verdict, wait, why, ticket = self._local.acquire(
-                key, now + spent, limits, max(max_wait - spent, 0.0), tokens
-            )
-            return verdict, wait, why, ticket | LOCAL_TICKET if verdict == pacing.GO else 0
-
-        left = max_wait - (time.monotonic() - started)
-        bound = min(self.timeout, max(left, MIN_WAIT_FOR_REDIS))
-        answer = (pacing.REFUSE, 0.0, "", 0)
+        ask = _Ask(now, limits, max_wait, tokens, started)
+        if not self.coalesce or not self._available():
+            return self._acquire_one(key, name, ask)
+        self._queue(key, name, ask)
         try:
-            answer = self._shared(bound, shared, local)
+            return ask.future.result(timeout=self._patience(ask))
+        except concurrent.futures.TimeoutError:
+            return self._gave_up(key, name, ask)
+
+    def acquire_many(
+        self, key: Hashable, now: float, limits: Limits, asks: Sequence[tuple[float, float]]
+    ) -> list[tuple[int, float, str, int]]:
+        """Several reservations on *key*, each a ``(max_wait, tokens)``, in one round trip:
+        answered as :func:`compat.retry.pacing.acquire` answers them one after another.
+        (What calls of this process asking together are sent as.)"""
+        started = time.monotonic()
+        return self._acquire_all(
+            key, self.key(key), [_Ask(now, limits, wait, tokens, started) for wait, tokens in asks]
+        )
+
+    def _acquire_all(
+        self, key: Hashable, name: str, asks: list[_Ask]
+    ) -> list[tuple[int, float, str, int]]:
+        """One round trip for *asks* (calls with the same limits), in order; each answered
+        here instead when Redis fails."""
+        started = time.monotonic()
+        now = max(ask.now for ask in asks)
+        limits = asks[0].limits
+        # What each may still wait: its own allowance, less its time in the queue.
+        lefts = [
+            ask.max_wait
+            if ask.queued_at is None
+            else max(ask.max_wait - (started - ask.queued_at), 0.0)
+            for ask in asks
+        ]
+
+        def shared(deadline: float) -> list[tuple[int, float, str, int]]:
+            pairs = [
+                text
+                for ask, left in zip(asks, lefts)
+                for text in (_number(left), _number(ask.tokens))
+            ]
+            reply = self._eval(deadline, (name,), ("acquire", *self._head(now, limits), *pairs))
+            answers = []
+            for i, left in enumerate(lefts):
+                verdict, wait = int(float(reply[4 * i])), float(reply[4 * i + 1])
+                if verdict != pacing.REFUSE and self.clock == "redis":
+                    # The wait counts from when the script read the server's clock; the
+                    # answer's way back took some of the time the call may wait. (With
+                    # the caller's clock, waits count from its `now`, as pacing.py's.)
+                    wait = min(wait, max(left - (time.monotonic() - started), 0.0))
+                answers.append(
+                    (verdict, wait, _text(reply[4 * i + 2]), int(float(reply[4 * i + 3])))
+                )
+            return answers
+
+        def local() -> list[tuple[int, float, str, int]]:
+            return [self._local_acquire(key, ask) for ask in asks]
+
+        bound = min(self.timeout, max(max(lefts), MIN_WAIT_FOR_REDIS))
+        answers = [(pacing.REFUSE, 0.0, "", 0)] * len(asks)
+        try:
+            answers = self._shared(bound, shared, local)
         finally:
             if self.coalesce:
-                self._heard(name, now + (time.monotonic() - started), answer)
-        return answer
+                self._heard(name, now + (time.monotonic() - started), answers[-1])
+        return answers
+
+    def _local_acquire(self, key: Hashable, ask: _Ask) -> tuple[int, float, str, int]:
+        """*ask* answered by this process's own state."""
+        spent = time.monotonic() - ask.started
+        verdict, wait, why, ticket = self._local.acquire(
+            key, ask.now + spent, ask.limits, max(ask.max_wait - spent, 0.0), ask.tokens
+        )
+        return verdict, wait, why, ticket | LOCAL_TICKET if verdict == pacing.GO else 0
+
+    def _queue(self, key: Hashable, name: str, ask: _Ask) -> None:
+        """Put *ask* in *name*'s queue, and start sending it unless a round trip for
+        *name* is on its way (that one's sender sends the queue when it is back)."""
+        pid = os.getpid()
+        with self._lock:
+            if self._asks_pid != pid:  # forked: the parent's queues have no sender here
+                self._asks, self._sending, self._asks_pid = {}, set(), pid
+            ask.queued_at = time.monotonic()
+            self._asks.setdefault(name, []).append(ask)
+            if name in self._sending:
+                return
+            self._sending.add(name)
+        self._threads().submit(self._send, key, name)
+
+    def _send(self, key: Hashable, name: str) -> None:
+        """Send *name*'s queued reservations, up to :data:`BATCH` per round trip, until
+        none is left (in one of the state's threads)."""
+        batch: list[_Ask] = []
+        try:
+            while True:
+                with self._lock:
+                    queue = self._asks.get(name, [])
+                    if not queue:
+                        self._asks.pop(name, None)
+                        self._sending.discard(name)
+                        return
+                    size = 1
+                    while size < min(len(queue), BATCH) and queue[size].same_limits(queue[0]):
+                        size += 1
+                    batch = queue[:size]
+                    del queue[:size]
+                # A call that stopped waiting before its turn is not sent.
+                batch = [ask for ask in batch if ask.future.set_running_or_notify_cancel()]
+                if batch:
+                    for ask, answer in zip(batch, self._acquire_all(key, name, batch)):
+                        ask.future.set_result(answer)
+                    batch = []
+        except BaseException as exc:  # pragma: no cover - _acquire_all answers locally
+            with self._lock:
+                left = self._asks.pop(name, [])
+                self._sending.discard(name)
+            for ask in batch:
+                ask.future.set_exception(exc)
+            for ask in left:
+                if ask.future.set_running_or_notify_cancel():
+                    ask.future.set_exception(exc)
+            raise
+
+    def _patience(self, ask: _Ask) -> float:
+        """How long a queued call waits for its answer: what it may still wait (at least
+        :data:`MIN_WAIT_FOR_REDIS`), and no more than two round trips' timeouts (the one
+        on its way when it was queued, and its own)."""
+        left = ask.max_wait - (time.monotonic() - ask.started)
+        return min(2 * self.timeout, max(left, MIN_WAIT_FOR_REDIS))
+
+    def _gave_up(self, key: Hashable, name: str, ask: _Ask) -> tuple[int, float, str, int]:
+        """A queued call that waited for its answer as long as it may: answered by this
+        process's state (a slot Redis still grants it is given back)."""
+        if ask.future.done() and not ask.future.cancelled():
+            return ask.future.result()
+        self._abandon(key, name, ask)
+        with self._lock:
+            self.fallbacks += 1
+        return self._local_acquire(key, ask)
+
+    def _abandon(self, key: Hashable, name: str, ask: _Ask) -> None:
+        """The call of *ask* no longer waits for it: unsent, it is not sent; sent, the
+        slot it is granted is given back."""
+        ask.future.cancel()
+        ask.future.add_done_callback(
+            functools.partial(self._give_back, key, name, ask.limits, ask.tokens, self._bound())
+        )
 
     def _told_to_wait(
         self, name: str, now: float, max_wait: float
@@ -589,11 +734,6 @@ class RedisState:
         with self._lock:
             waiting = self._waiting.get(name)
             if waiting is None:
-                if name not in self._heard_of:
-                    # The first call to this target in this process asks for all: the
-                    # others wait for its answer rather than all asking at once.
-                    waiting = self._waiting[name] = _Waiting(-math.inf, "")
-                    waiting.ask(now)
                 return None
             # An asker that has not heard back within a timeout and a poll is lost (its
             # call was cancelled before it asked): another asks.
@@ -609,9 +749,6 @@ class RedisState:
     def _heard(self, name: str, now: float, answer: tuple[int, float, str, int]) -> None:
         verdict, wait, why, _ = answer
         with self._lock:
-            if len(self._heard_of) >= 4096:
-                self._heard_of.clear()
-            self._heard_of.add(name)
             if verdict == pacing.AGAIN:
                 if len(self._waiting) >= 4096:
                     self._waiting.clear()
@@ -790,20 +927,24 @@ class RedisState:
         waiting = self._told_to_wait(name, now, max_wait)
         if waiting is not None:
             return waiting
+        ask = _Ask(now, limits, max_wait, tokens, started)
         if not self._available():
-            return self._acquire(key, name, now, limits, max_wait, tokens, started)
-        future = self._threads().submit(
-            self._acquire, key, name, now, limits, max_wait, tokens, started
-        )
+            return self._acquire_one(key, name, ask)
+        if self.coalesce:
+            self._queue(key, name, ask)
+        else:
+            ask.future = self._threads().submit(self._acquire_one, key, name, ask)
         try:
-            return await asyncio.wrap_future(future)
+            return await asyncio.wait_for(asyncio.wrap_future(ask.future), self._patience(ask))
+        except asyncio.TimeoutError:
+            return self._gave_up(key, name, ask)
         except asyncio.CancelledError:
             # Cancelled while Redis answered: give back the slot it may have granted.
-            bound = self._bound()
-            future.add_done_callback(
-                functools.partial(self._give_back, key, name, limits, tokens, bound)
-            )
+            self._abandon(key, name, ask)
             raise
+
+    def _acquire_one(self, key: Hashable, name: str, ask: _Ask) -> tuple[int, float, str, int]:
+        return self._acquire_all(key, name, [ask])[0]
 
     def _give_back(
         self,
