@@ -285,19 +285,25 @@ def signal_headers(headers: Any, names: frozenset[str] = SIGNAL_HEADERS) -> dict
     One pass over the container, decoding only the few headers that matter; the
     rest stay untouched until someone reads the error's ``headers``.
     """
-    if not headers:
-        return {}
-    out: dict[str, str] = {}
+    # httpx / httpx2 first, read directly: their truth test (a length, counted over a
+    # set of the names) costs more than the reading itself.
     try:
-        entries = getattr(headers, "_list", None)  # httpx / httpx2: (raw, lower, value) bytes
-        if type(entries) is list and len(entries[0]) == 3:
+        entries = getattr(headers, "_list", None)  # (raw, lower, value) bytes
+        if type(entries) is list and entries and len(entries[0]) == 3:
             wanted = _BYTES.get(names)
             if wanted is None:
                 wanted = _BYTES[names] = frozenset(name.encode("ascii") for name in names)
+            out: dict[str, str] = {}
             for _, name, value in entries:
                 if name in wanted:
                     out[name.decode("ascii")] = value.decode("latin-1")
             return out
+    except Exception:  # noqa: BLE001 - odd values: the general reading below
+        pass
+    if not headers:
+        return {}
+    out = {}
+    try:
         if type(headers) is dict:
             for name, value in headers.items():
                 if type(name) is not str:
