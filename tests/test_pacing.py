@@ -256,6 +256,33 @@ def test_a_slot_never_used_is_given_back() -> None:
     go_now(t, 0.0, limits)
 
 
+@pytest.mark.parametrize(
+    ("outcome", "given_back"),
+    [(DOWN, True), (pacing.ANSWERED, True), (LIMITED, False), (OK, False), (None, True)],
+)
+def test_the_pace_slot_of_a_request_that_did_not_count_comes_back(
+    outcome: int | None, given_back: bool
+) -> None:
+    """A paced target (20/s from headers, no burst left): a request that failed without a
+    word about the limit (a server error, a refused request), or was never sent, gives
+    its slot of the pace back, so the next call takes it; a 429 or a success keeps it."""
+    t, limits = fresh(probe_window=0.0)
+    pacing.report(t, 100.0, limits, headers_seen(20, 0, 1.0), 0)
+    verdict, wait, _, ticket = pacing.acquire(t, 100.0, limits, INF)
+    assert GO == verdict
+    assert ticket & pacing.PACED
+    if outcome is None:
+        pacing.release(t, ticket)
+    else:
+        pacing.report(t, 100.0, limits, Observation(outcome), ticket)
+    after = pacing.acquire(t, 100.0, limits, INF)[1]
+    interval = 1 / (20 * pacing.HEADROOM)
+    expected = wait if given_back else wait + interval
+    if outcome == LIMITED:  # a 429 also leaves no slot free before a whole interval
+        expected = max(expected, interval)
+    assert expected == pytest.approx(after)
+
+
 def test_targets_are_bounded() -> None:
     """The state keeps at most max_targets targets, forgetting the least recently used."""
     state = LocalState(max_targets=100)

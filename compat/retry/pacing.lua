@@ -155,6 +155,7 @@ local function acquire(t, now, limits, max_wait, tokens)
   end
   if interval ~= 0 then
     t.tat = math.max(t.tat, go_at) + interval
+    ticket = bit.bor(ticket, PACED)
   end
   if token_interval ~= 0 then
     t.token_tat = math.max(t.token_tat, go_at) + token_interval
@@ -164,6 +165,9 @@ end
 
 local function release(t, ticket, tokens)
   give_back(t, ticket)
+  if has(ticket, PACED) and t.rate > 0 then
+    t.tat = t.tat - 1.0 / t.rate
+  end
   if tokens ~= 0 and t.token_rate > 0 then
     t.token_tat = t.token_tat - tokens / t.token_rate
   end
@@ -370,6 +374,9 @@ local function report(t, now, limits, seen, ticket)
     elseif seen.tokens_used ~= nil then
       t.token_tat = t.token_tat + (seen.tokens_used - seen.tokens) / t.token_rate
     end
+  end
+  if has(ticket, PACED) and t.rate > 0 and (outcome == DOWN or outcome == ANSWERED) then
+    t.tat = t.tat - 1.0 / t.rate
   end
   if outcome == DOWN then
     t.fails = t.fails + 1

@@ -93,6 +93,7 @@ REFUSE = 2  # the slot lies beyond what the call may wait: fail now
 # Tickets: which slots a granted request holds, to give back when it reports.
 SLOW = 1
 PROBE = 2
+PACED = 4  # a slot of the target's pace
 
 # Outcomes that report() learns from.
 OK = 0  # a success
@@ -318,6 +319,7 @@ def acquire(
         return AGAIN, SLICE, why, 0
     if interval:
         t.tat = max(t.tat, go_at) + interval
+        ticket |= PACED
     if token_interval:
         t.token_tat = max(t.token_tat, go_at) + token_interval
     return GO, wait, why, ticket
@@ -333,6 +335,8 @@ def _give_back(t: TargetState, ticket: int) -> None:
 def release(t: TargetState, ticket: int, tokens: float = 0.0) -> None:
     """Give back the slots of a request that was granted and never sent."""
     _give_back(t, ticket)
+    if ticket & PACED and t.rate > 0:
+        t.tat -= 1.0 / t.rate
     if tokens and t.token_rate > 0:
         t.token_tat -= tokens / t.token_rate
 
@@ -363,6 +367,12 @@ def report(t: TargetState, now: float, limits: Limits, seen: Observation, ticket
         elif seen.tokens_used is not None:
             # The answer's usage corrects the estimate the request reserved.
             t.token_tat += (seen.tokens_used - seen.tokens) / t.token_rate
+    if ticket & PACED and t.rate > 0 and outcome in (DOWN, ANSWERED):
+        # So does the slot of a request that failed without a word about the limit (a
+        # server error, a timeout, a refused request): taken as not counted against it,
+        # as a request that never came. When the server did count it, the next answer's
+        # remaining-requests header says so, and the server's count wins.
+        t.tat -= 1.0 / t.rate
     if outcome == DOWN:
         t.fails += 1
         if t.down:

@@ -124,6 +124,7 @@ _CONSTANTS = (
     "REFUSE",
     "SLOW",
     "PROBE",
+    "PACED",
     "OK",
     "LIMITED",
     "DOWN",
