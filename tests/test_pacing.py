@@ -283,6 +283,23 @@ def test_the_pace_slot_of_a_request_that_did_not_count_comes_back(
     assert expected == pytest.approx(after)
 
 
+def test_a_slot_given_back_never_undoes_the_servers_count() -> None:
+    """Requests sent, then an answer saying none remain (a count that includes them),
+    then one of them times out: its pace slot comes back only down to what the server's
+    count allows, so the next call still waits as long as the count says."""
+    t, limits = fresh(probe_window=0.0)
+    for reset in (0.5, 0.9):  # paced from headers: ~10/s, a bucket of 10
+        pacing.report(t, 100.0, limits, headers_seen(10, 5, reset), 0)
+    t.tat = 100.0  # a full bucket
+    tickets = [pacing.acquire(t, 100.0, limits, INF)[3] for _ in range(int(t.burst))]
+    pacing.report(t, 100.0, limits, headers_seen(10, 0, 0.9), tickets.pop())
+    verdict, counted_wait, _, ticket = pacing.acquire(t, 100.0, limits, INF)
+    assert GO == verdict
+    pacing.release(t, ticket)
+    pacing.report(t, 100.0, limits, Observation(DOWN), tickets.pop())
+    assert counted_wait == pytest.approx(pacing.acquire(t, 100.0, limits, INF)[1])
+
+
 def test_targets_are_bounded() -> None:
     """The state keeps at most max_targets targets, forgetting the least recently used."""
     state = LocalState(max_targets=100)

@@ -163,10 +163,14 @@ local function acquire(t, now, limits, max_wait, tokens)
   return GO, wait, why, ticket
 end
 
+local function pace_slot_back(t)
+  t.tat = math.max(t.tat - 1.0 / t.rate, t.floor)
+end
+
 local function release(t, ticket, tokens)
   give_back(t, ticket)
   if has(ticket, PACED) and t.rate > 0 then
-    t.tat = t.tat - 1.0 / t.rate
+    pace_slot_back(t)
   end
   if tokens ~= 0 and t.token_rate > 0 then
     t.token_tat = t.token_tat - tokens / t.token_rate
@@ -228,7 +232,8 @@ local function limited(t, now, seen)
   end
   if t.rate > 0 then
     local interval = 1.0 / t.rate
-    t.tat = math.max(t.tat, now + interval + (t.burst - 1.0) * interval)
+    t.floor = math.max(t.floor, now + interval + (t.burst - 1.0) * interval)
+    t.tat = math.max(t.tat, t.floor)
   end
 end
 
@@ -300,7 +305,8 @@ local function learn_requests(t, now, seen)
   end
   if t.rate > 0 then
     local interval = 1.0 / t.rate
-    t.tat = math.max(t.tat, now + (t.burst - math.max(remaining, 0.0)) * interval)
+    t.floor = math.max(t.floor, now + (t.burst - math.max(remaining, 0.0)) * interval)
+    t.tat = math.max(t.tat, t.floor)
   end
 end
 
@@ -376,7 +382,7 @@ local function report(t, now, limits, seen, ticket)
     end
   end
   if has(ticket, PACED) and t.rate > 0 and (outcome == DOWN or outcome == ANSWERED) then
-    t.tat = t.tat - 1.0 / t.rate
+    pace_slot_back(t)
   end
   if outcome == DOWN then
     t.fails = t.fails + 1

@@ -120,6 +120,7 @@ class TargetState:
         "down",
         "fails",
         "first_seen",
+        "floor",
         "inflight",
         "last_429",
         "limit_bound",
@@ -154,6 +155,7 @@ class TargetState:
         self.rate = 0.0  # requests per second; 0: not paced
         self.burst = 1.0
         self.tat = 0.0  # GCRA's theoretical arrival time
+        self.floor = 0.0  # the least tat the server's count or a 429 allows
         self.mode = UNPACED
         self.limit_bound = 0.0  # the limit the tightest header bound was read under
         self.rate_bound = 0.0  # the tightest header bound on the rate
@@ -336,7 +338,7 @@ def release(t: TargetState, ticket: int, tokens: float = 0.0) -> None:
     """Give back the slots of a request that was granted and never sent."""
     _give_back(t, ticket)
     if ticket & PACED and t.rate > 0:
-        t.tat -= 1.0 / t.rate
+        _pace_slot_back(t)
     if tokens and t.token_rate > 0:
         t.token_tat -= tokens / t.token_rate
 
@@ -371,8 +373,9 @@ def report(t: TargetState, now: float, limits: Limits, seen: Observation, ticket
         # So does the slot of a request that failed without a word about the limit (a
         # server error, a timeout, a refused request): taken as not counted against it,
         # as a request that never came. When the server did count it, the next answer's
-        # remaining-requests header says so, and the server's count wins.
-        t.tat -= 1.0 / t.rate
+        # remaining-requests header says so, and the server's count wins (also the count
+        # it gave before this answer: see _pace_slot_back).
+        _pace_slot_back(t)
     if outcome == DOWN:
         t.fails += 1
         if t.down:
@@ -411,6 +414,12 @@ def report(t: TargetState, now: float, limits: Limits, seen: Observation, ticket
     return False
 
 
+def _pace_slot_back(t: TargetState) -> None:
+    """One slot of the pace back, never below what the server's last count or a 429 said
+    (a count that may already include the request whose slot comes back)."""
+    t.tat = max(t.tat - 1.0 / t.rate, t.floor)
+
+
 def _limited(t: TargetState, now: float, seen: Observation) -> None:
     t.last_429 = now
     t.streak += 1
@@ -437,7 +446,8 @@ def _limited(t: TargetState, now: float, seen: Observation) -> None:
     if t.rate > 0:
         # No slot is free now: the next one is a whole interval away.
         interval = 1.0 / t.rate
-        t.tat = max(t.tat, now + interval + (t.burst - 1.0) * interval)
+        t.floor = max(t.floor, now + interval + (t.burst - 1.0) * interval)
+        t.tat = max(t.tat, t.floor)
 
 
 def _succeeded(t: TargetState, now: float) -> None:
@@ -508,7 +518,8 @@ def _learn_requests(t: TargetState, now: float, seen: Observation) -> None:
     if t.rate > 0:
         # The server's count wins when it has fewer left than we think.
         interval = 1.0 / t.rate
-        t.tat = max(t.tat, now + (t.burst - max(remaining, 0.0)) * interval)
+        t.floor = max(t.floor, now + (t.burst - max(remaining, 0.0)) * interval)
+        t.tat = max(t.tat, t.floor)
 
 
 def _learn_tokens(t: TargetState, now: float, seen: Observation) -> None:
