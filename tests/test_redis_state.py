@@ -16,6 +16,7 @@ import math
 import multiprocessing
 import subprocess
 import sys
+import textwrap
 import threading
 import time
 import uuid
@@ -502,6 +503,112 @@ def test_a_call_cancelled_in_the_queue_is_never_sent(own_server: RedisServer) ->
         assert record is not None
         assert 6 == record.inflight
         assert 0 == state.fallbacks
+    finally:
+        state.close()
+
+
+def test_a_sync_call_needs_no_thread_of_the_state(server: RedisServer) -> None:
+    """A sync call in a thread that outlives the main thread (the interpreter is shutting
+    down: thread pools take no new work) still gets its slot from Redis: the first call
+    of a batch sends it from its own thread."""
+    script = textwrap.dedent(
+        f"""
+        import threading, time
+        import compat
+        from compat.retry.pacing import Limits
+        state = compat.RedisState.from_url({server.url!r}, prefix="shutdown")
+        def worker():
+            time.sleep(0.3)  # the main thread has returned by now
+            try:
+                verdict = state.acquire("t", time.monotonic(), Limits(), 1.0)[0]
+                print("ANSWER", verdict, state.fallbacks)
+            except BaseException as exc:
+                print("RAISED", type(exc).__name__, exc)
+        threading.Thread(target=worker).start()
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert "ANSWER 0 0" in done.stdout, done.stdout + done.stderr
+
+
+def test_a_batch_goes_even_when_no_thread_can_be_had(server: RedisServer) -> None:
+    """When the state's threads refuse work (closed under a running call), an asyncio
+    call's batch is sent from the call itself: it gets its slot from Redis, and the
+    target is not left waiting for a sender that never started."""
+    state = make_state(server, timeout=0.5)
+    limits = Limits(100, 60.0)
+    threads = state._threads
+
+    def closed_meanwhile() -> concurrent.futures.ThreadPoolExecutor:
+        executor = threads()
+        executor.shutdown(wait=True)  # as close() racing the call does
+        return executor
+
+    try:
+        state.acquire("warm", time.monotonic(), limits, INF)
+        with mock.patch.object(state, "_threads", closed_meanwhile):
+            verdict, _, _, ticket = asyncio.run(state.aacquire("t", time.monotonic(), limits, 1.0))
+        assert GO == verdict
+        assert not ticket & compat.retry.redis.LOCAL_TICKET
+        verdict, _, _, ticket = state.acquire("t", time.monotonic(), limits, 1.0)
+        assert GO == verdict
+        assert not ticket & compat.retry.redis.LOCAL_TICKET
+        assert 0 == state.fallbacks
+    finally:
+        state.close()
+
+
+def test_calls_with_two_limits_on_one_target_share_round_trips(server: RedisServer) -> None:
+    """Two policies with different slow starts calling one target at once: their calls
+    interleave in the queue, and each round trip still carries all the calls of one
+    policy's limits, not one call."""
+    state = make_state(server)
+    one, two = Limits(100, 60.0), Limits(99, 60.0)
+
+    async def main() -> list[tuple[int, float, str, int]]:
+        return await asyncio.gather(
+            *(state.aacquire("t", time.monotonic(), one if i % 2 else two, INF) for i in range(50))
+        )
+
+    try:
+        state.acquire("warm", time.monotonic(), one, INF)
+        before = state.round_trips
+        answers = asyncio.run(main())
+        assert [GO] * 50 == [verdict for verdict, *_ in answers]
+        assert state.round_trips - before <= 10, state.round_trips - before
+    finally:
+        state.close()
+
+
+def test_a_local_slot_reported_once_redis_is_back_keeps_its_pace(
+    own_server: RedisServer,
+) -> None:
+    """A slot granted by the local fallback while Redis was down, reported as a success
+    once it is back: the local record keeps the pace slot the request used (only its
+    slow start and probe slots are given back)."""
+    state = compat.RedisState.from_url(own_server.url, timeout=0.1, rejoin_after=0.0)
+    limits = Limits()
+    try:
+        state.acquire("warm", time.monotonic(), limits, INF)
+        own_server.stop()
+        now = time.monotonic()
+        for reset in (0.5, 0.9):  # the local record learns a pace while Redis is down
+            seen = Observation(
+                OK, limit_requests=10.0, remaining_requests=5.0, reset_requests=reset
+            )
+            state.report("t", now, limits, seen, 0)
+        verdict, _, _, ticket = state.acquire("t", now, limits, INF)
+        assert GO == verdict
+        assert ticket & compat.retry.redis.LOCAL_TICKET
+        assert ticket & pacing.PACED
+        local = state._local.target("t")
+        assert local is not None
+        tat = local.tat
+        own_server.start()
+        state.report("t", time.monotonic(), limits, Observation(OK), ticket)
+        assert tat == local.tat
     finally:
         state.close()
 

@@ -578,7 +578,9 @@ class RedisState:
         ask = _Ask(now, limits, max_wait, tokens, started)
         if not self.coalesce or not self._available():
             return self._acquire_one(key, name, ask)
-        self._queue(key, name, ask)
+        if self._queue(name, ask) and self._send_one(key, name):
+            # This thread sent its own batch; the calls queued meanwhile go from another.
+            self._start_sending(key, name)
         try:
             return ask.future.result(timeout=self._patience(ask))
         except concurrent.futures.TimeoutError:
@@ -590,6 +592,8 @@ class RedisState:
         """Several reservations on *key*, each a ``(max_wait, tokens)``, in one round trip:
         answered as :func:`compat.retry.pacing.acquire` answers them one after another.
         (What calls of this process asking together are sent as.)"""
+        if not asks:
+            return []
         started = time.monotonic()
         return self._acquire_all(
             key, self.key(key), [_Ask(now, limits, wait, tokens, started) for wait, tokens in asks]
@@ -651,9 +655,9 @@ class RedisState:
         )
         return verdict, wait, why, ticket | LOCAL_TICKET if verdict == pacing.GO else 0
 
-    def _queue(self, key: Hashable, name: str, ask: _Ask) -> None:
-        """Put *ask* in *name*'s queue, and start sending it unless a round trip for
-        *name* is on its way (that one's sender sends the queue when it is back)."""
+    def _queue(self, name: str, ask: _Ask) -> bool:
+        """Put *ask* in *name*'s queue. True when no round trip for *name* is on its way:
+        the caller then starts sending (else the one on its way sends the queue next)."""
         pid = os.getpid()
         with self._lock:
             if self._asks_pid != pid:  # forked: the parent's queues have no sender here
@@ -661,33 +665,50 @@ class RedisState:
             ask.queued_at = time.monotonic()
             self._asks.setdefault(name, []).append(ask)
             if name in self._sending:
-                return
+                return False
             self._sending.add(name)
-        self._threads().submit(self._send, key, name)
+            return True
+
+    def _start_sending(self, key: Hashable, name: str) -> None:
+        """Send *name*'s queue from one of the state's threads; from this one when no
+        thread can be had (an interpreter shutting down, a closed state)."""
+        try:
+            self._threads().submit(self._send, key, name)
+        except RuntimeError:
+            while self._send_one(key, name):
+                pass
 
     def _send(self, key: Hashable, name: str) -> None:
-        """Send *name*'s queued reservations, up to :data:`BATCH` per round trip, until
-        none is left (in one of the state's threads)."""
+        """Send a batch of *name*'s queue; the calls queued meanwhile go in a batch of
+        their own, sent after what is waiting for the state's threads (the reports)."""
+        if self._send_one(key, name):
+            self._start_sending(key, name)
+
+    def _send_one(self, key: Hashable, name: str) -> bool:
+        """Send one batch of *name*'s queue: up to :data:`BATCH` calls with the limits of
+        the first in the queue. Returns whether more are queued (else *name* no longer
+        has a round trip on its way)."""
         batch: list[_Ask] = []
         try:
-            while True:
-                with self._lock:
-                    queue = self._asks.get(name, [])
-                    if not queue:
-                        self._asks.pop(name, None)
-                        self._sending.discard(name)
-                        return
-                    size = 1
-                    while size < min(len(queue), BATCH) and queue[size].same_limits(queue[0]):
-                        size += 1
-                    batch = queue[:size]
-                    del queue[:size]
-                # A call that stopped waiting before its turn is not sent.
-                batch = [ask for ask in batch if ask.future.set_running_or_notify_cancel()]
-                if batch:
-                    for ask, answer in zip(batch, self._acquire_all(key, name, batch)):
-                        ask.future.set_result(answer)
-                    batch = []
+            with self._lock:
+                queue = self._asks.get(name, [])
+                if queue:
+                    first = queue[0]
+                    batch = [ask for ask in queue if ask.same_limits(first)][:BATCH]
+                    taken = {id(ask) for ask in batch}
+                    queue[:] = [ask for ask in queue if id(ask) not in taken]
+            # A call that stopped waiting before its turn is not sent.
+            batch = [ask for ask in batch if ask.future.set_running_or_notify_cancel()]
+            if batch:
+                for ask, answer in zip(batch, self._acquire_all(key, name, batch)):
+                    ask.future.set_result(answer)
+                batch = []
+            with self._lock:
+                if self._asks.get(name):
+                    return True
+                self._asks.pop(name, None)
+                self._sending.discard(name)
+                return False
         except BaseException as exc:  # pragma: no cover - _acquire_all answers locally
             with self._lock:
                 left = self._asks.pop(name, [])
@@ -721,7 +742,9 @@ class RedisState:
         slot it is granted is given back."""
         ask.future.cancel()
         ask.future.add_done_callback(
-            functools.partial(self._give_back, key, name, ask.limits, ask.tokens, self._bound())
+            functools.partial(
+                self._give_back_later, key, name, ask.limits, ask.tokens, self._bound()
+            )
         )
 
     def _told_to_wait(
@@ -840,7 +863,8 @@ class RedisState:
                 ),
             )
             if local_ticket:
-                self._local.release(key, limits, local_ticket)
+                # The slow start's and the probe's local slots; the pace slot was used.
+                self._local.release(key, limits, local_ticket & ~pacing.PACED)
             return _text(reply[0]) == "1", float(reply[1])
 
         def local() -> tuple[bool, float]:
@@ -932,7 +956,8 @@ class RedisState:
         if not self._available():
             return self._acquire_one(key, name, ask)
         if self.coalesce:
-            self._queue(key, name, ask)
+            if self._queue(name, ask):
+                self._start_sending(key, name)
         else:
             ask.future = self._threads().submit(self._acquire_one, key, name, ask)
         try:
@@ -946,6 +971,26 @@ class RedisState:
 
     def _acquire_one(self, key: Hashable, name: str, ask: _Ask) -> tuple[int, float, str, int]:
         return self._acquire_all(key, name, [ask])[0]
+
+    def _give_back_later(
+        self,
+        key: Hashable,
+        name: str,
+        limits: Limits,
+        tokens: float,
+        bound: float,
+        future: concurrent.futures.Future[tuple[int, float, str, int]],
+    ) -> None:
+        """:meth:`_give_back`, from one of the state's threads: not in the sender of a
+        batch (the calls after this one wait for their answers) nor in an event loop."""
+        give_back = functools.partial(self._give_back, key, name, limits, tokens, bound, future)
+        if future.cancelled():
+            give_back()  # no round trip
+            return
+        try:
+            self._threads().submit(give_back)
+        except RuntimeError:
+            give_back()
 
     def _give_back(
         self,
