@@ -157,6 +157,12 @@ def check(tally: Tally, calls: int, server: FaultServer) -> None:
 
 
 @pytest.mark.skipif(not V1, reason="the v1+ SDK is not installed")
+# The SDK's async HTTP stack, when its own timeouts cut a connection (answers slower than
+# the read timeout, connects slowed by a loaded machine), may leave the socket for the
+# garbage collector to close, with a ResourceWarning: seen on Python 3.9 with the plain
+# AsyncOpenAI and these faults, compat not involved. Sockets still open at the end fail
+# the test below all the same (settle() counts them).
+@pytest.mark.filterwarnings("ignore:unclosed:ResourceWarning")
 def test_soak_openai_sync_and_async_together() -> None:
     """Sync calls from threads and async calls share one policy through mixed faults: every
     call ends right, none past its deadline, nothing leaks."""
