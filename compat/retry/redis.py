@@ -741,11 +741,10 @@ class RedisState:
         """The call of *ask* no longer waits for it: unsent, it is not sent; sent, the
         slot it is granted is given back."""
         ask.future.cancel()
-        ask.future.add_done_callback(
-            functools.partial(
-                self._give_back_later, key, name, ask.limits, ask.tokens, self._bound()
-            )
+        give_back = functools.partial(
+            self._give_back, key, name, ask.limits, ask.tokens, self._bound()
         )
+        ask.future.add_done_callback(functools.partial(self._later, give_back))
 
     def _told_to_wait(
         self, name: str, now: float, max_wait: float
@@ -972,25 +971,20 @@ class RedisState:
     def _acquire_one(self, key: Hashable, name: str, ask: _Ask) -> tuple[int, float, str, int]:
         return self._acquire_all(key, name, [ask])[0]
 
-    def _give_back_later(
+    def _later(
         self,
-        key: Hashable,
-        name: str,
-        limits: Limits,
-        tokens: float,
-        bound: float,
+        give_back: Callable[[concurrent.futures.Future[tuple[int, float, str, int]]], None],
         future: concurrent.futures.Future[tuple[int, float, str, int]],
     ) -> None:
-        """:meth:`_give_back`, from one of the state's threads: not in the sender of a
-        batch (the calls after this one wait for their answers) nor in an event loop."""
-        give_back = functools.partial(self._give_back, key, name, limits, tokens, bound, future)
+        """*give_back*, from one of the state's threads: not in the sender of a batch (the
+        calls after this one wait for their answers) nor in an event loop."""
         if future.cancelled():
-            give_back()  # no round trip
+            give_back(future)  # no round trip
             return
         try:
-            self._threads().submit(give_back)
+            self._threads().submit(give_back, future)
         except RuntimeError:
-            give_back()
+            give_back(future)
 
     def _give_back(
         self,
