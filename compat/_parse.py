@@ -65,6 +65,15 @@ _WORD_UNITS = {
 _GO_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|us|µs|ns|h|m|s)")
 
 
+def _plain(text: str) -> bool:
+    """Whether *text* is digits with an optional fraction: what a part's number reads
+    (the decimal digits of ``str.isdecimal`` are exactly what ``\\d`` reads)."""
+    if text.isdecimal():
+        return True
+    whole, dot, fraction = text.partition(".")
+    return bool(dot) and whole.isdecimal() and fraction.isdecimal()
+
+
 def parse_duration(text: str) -> float | None:
     """Seconds in a duration as rate-limit headers write it.
 
@@ -75,11 +84,25 @@ def parse_duration(text: str) -> float | None:
     text = text.strip()
     if not text or len(text) > 100:
         return None  # no duration a server means is written that long
-    if text[-1].isdigit():
+    last = text[-1]
+    if last.isdigit():
         try:
             return finite_wait(float(text))
         except ValueError:
             return None
+    if last == "s":
+        # The forms servers send ("20s", "1.5s", "6ms", "1m30s") read with str
+        # methods; anything else is read part by part below, to the same sum.
+        # Under 101 characters no part is infinite, and none is negative.
+        if text[-2:-1] == "m":
+            number, factor = text[:-2], 0.001
+        else:
+            number, factor = text[:-1], 1.0
+        if number.isdecimal() or _plain(number):
+            return float(number) * factor
+        minutes, m, rest = number.partition("m")
+        if m and _plain(minutes) and _plain(rest):
+            return float(minutes) * 60.0 + float(rest) * factor
     total = 0.0
     position = 0
     while position < len(text):
@@ -128,15 +151,20 @@ def parse_retry_after(value: str, now: float | None = None) -> float | None:
 # "Please retry after 20 seconds", "Please try again in 1.2s", "in 6ms",
 # "Try again in 3 seconds", "try again in 1m26.4s", "Retry after 500 milliseconds".
 # The phrase is found with str.find on the lower-cased text; the pattern only
-# reads the duration right after it.
+# reads the duration right after it. A Go-style wait's first part is captured apart
+# from the rest, so that a one-part wait ("20s", the usual) needs no second reading.
 _WAIT_PHRASES = ("try again in", "retry after", "retry in", "try again after")
 _WAIT_AT = re.compile(
-    r"\s+(?:(?P<go>(?:\d+(?:\.\d+)?(?:ms|h|m|s))+)\b|(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>[a-zµ]+))"
+    r"\s+(?:(?P<go>(\d+(?:\.\d+)?)(ms|h|m|s)((?:\d+(?:\.\d+)?(?:ms|h|m|s))*))\b"
+    r"|(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>[a-zµ]+))"
 )
 
 
 #: How much of a message is searched for a wait (and for a request id).
 MESSAGE_SCANNED = 4000
+
+#: Every unit a wait in a message is written in, and its seconds.
+_ANY_UNIT = {**_UNITS, **_WORD_UNITS}
 
 
 def retry_after_from_message(message: str, lower: str | None = None) -> float | None:
@@ -153,11 +181,15 @@ def retry_after_from_message(message: str, lower: str | None = None) -> float | 
         match = _WAIT_AT.match(lower, at + len(phrase))
         if match is None:
             continue
-        if match.group("go"):
-            return parse_duration(match.group("go"))
-        factor = _WORD_UNITS.get(match.group("unit")) or _UNITS.get(match.group("unit"))
+        go, number, unit, more, n, word = match.groups()
+        if go:
+            if more or len(go) > 100:
+                return parse_duration(go)
+            return float(number) * _UNITS[unit]  # one part, as parse_duration reads it
+        factor = _ANY_UNIT.get(word)
         if factor is not None:
-            return finite_wait(float(match.group("n")) * factor)
+            seconds = float(n) * factor  # not negative; infinite when too long to be meant
+            return seconds if seconds < _INF else None
     return None
 
 
@@ -275,7 +307,8 @@ SIGNAL_HEADERS = frozenset(
         "x-ratelimit-reset-tokens",
     }
 )
-_BYTES: dict[frozenset[str], frozenset[bytes]] = {}
+#: Per set of names, each name as httpx keeps it (lower-case bytes) and as a str.
+_WANTED: dict[frozenset[str], dict[bytes, str]] = {}
 
 
 def signal_headers(headers: Any, names: frozenset[str] = SIGNAL_HEADERS) -> dict[str, str]:
@@ -290,13 +323,13 @@ def signal_headers(headers: Any, names: frozenset[str] = SIGNAL_HEADERS) -> dict
     try:
         entries = getattr(headers, "_list", None)  # (raw, lower, value) bytes
         if type(entries) is list and entries and len(entries[0]) == 3:
-            wanted = _BYTES.get(names)
+            wanted = _WANTED.get(names)
             if wanted is None:
-                wanted = _BYTES[names] = frozenset(name.encode("ascii") for name in names)
+                wanted = _WANTED[names] = {name.encode("ascii"): name for name in names}
             out: dict[str, str] = {}
             for _, name, value in entries:
                 if name in wanted:
-                    out[name.decode("ascii")] = value.decode("latin-1")
+                    out[wanted[name]] = value.decode("latin-1")
             return out
     except Exception:  # noqa: BLE001 - odd values: the general reading below
         pass
@@ -343,18 +376,19 @@ def ratelimit_reset(headers: Mapping[str, str]) -> float | None:
     The limit whose ``remaining`` is 0 decides; when that cannot be told, the
     longer of the two resets does.
     """
-    resets: dict[str, float] = {}
-    for which in ("requests", "tokens"):
-        raw = headers.get("x-ratelimit-reset-" + which)
-        if raw is not None:
-            seconds = parse_duration(raw)
-            if seconds is not None:
-                resets[which] = seconds
-    if not resets:
-        return None
-    exhausted = [w for w in resets if headers.get("x-ratelimit-remaining-" + w, "").strip() == "0"]
-    chosen = exhausted or list(resets)
-    return max(resets[w] for w in chosen)
+    raw = headers.get("x-ratelimit-reset-requests")
+    requests = None if raw is None else parse_duration(raw)
+    raw = headers.get("x-ratelimit-reset-tokens")
+    tokens = None if raw is None else parse_duration(raw)
+    if requests is None:
+        return tokens
+    if tokens is None:
+        return requests
+    out_of_requests = headers.get("x-ratelimit-remaining-requests", "").strip() == "0"
+    out_of_tokens = headers.get("x-ratelimit-remaining-tokens", "").strip() == "0"
+    if out_of_requests != out_of_tokens:
+        return requests if out_of_requests else tokens
+    return max(requests, tokens)
 
 
 def request_id(headers: Mapping[str, str]) -> str | None:
