@@ -409,7 +409,7 @@ phrases = st.sampled_from(
 prefixes = st.sampled_from(["", "Please ", "Rate limit reached. Please ", "x" * 3985, "İ" * 1990])
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=600, deadline=None)
 @given(built)
 def test_built_durations_read_as_before(text: str) -> None:
     """A duration built from digits, dots, units, spaces and junk reads as before."""
@@ -418,7 +418,7 @@ def test_built_durations_read_as_before(text: str) -> None:
     same_duration(text + "ms")
 
 
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(prefixes, phrases, built, phrases, built)
 def test_built_waits_read_as_before(
     prefix: str, phrase: str, wait: str, second: str, after: str
@@ -430,7 +430,7 @@ def test_built_waits_read_as_before(
     same_wait(phrase + wait + ". " + second + " " + after)
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.text(max_size=60), st.text(max_size=30))
 def test_any_text_reads_as_before(text: str, wait: str) -> None:
     """Any text, alone or after a phrase, reads as a duration and a wait as before."""
@@ -455,7 +455,7 @@ header_dicts = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=1000, deadline=None)
+@settings(max_examples=250, deadline=None)
 @given(header_dicts)
 def test_built_headers_read_as_before(headers: dict[str, str]) -> None:
     """Rate-limit headers built of durations and remainders give the same reset and the
