@@ -19,7 +19,9 @@ repeat, so that the machine's drift falls on all of them alike. The worlds:
   model's answer does, so that the load is bound by that rather than by how busy
   the machine is) at a capacity it never reaches, with about 10 % stray 429s that
   reveal no limit and ask for 15-20 ms; the same load without them runs beside
-  it, and successes per second are given against it.
+  it, and successes per second are given against it. Beside the others runs the
+  barest retry that honours the server's wait (``bare``): retry a retryable failure
+  after exactly the wait asked for, nothing more.
 * slow: x-ratelimit-* headers reveal a limit far below N calls at once, and each
   call has a deadline shorter than the queue: successes, failures, and how late
   calls end past their deadline (max and p99). compat's policy gets ``deadline=``;
@@ -51,7 +53,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -82,12 +84,16 @@ STRATEGIES = (
     "tenacity",
     "stamina",
     "cookbook",
+    "bare",
 )
 #: Who runs in which world: the cookbook's approach needs a known token limit, so it runs
 #: in the token world only; there the SDK with 10 retries gives way to it.
 EVERYWHERE = ("compat", "sdk", "sdk0", "sdk10", "tenacity", "stamina")
 #: compat-failfast runs in the outage only (elsewhere it is compat).
 IN_TOKENS = ("compat", "sdk", "sdk0", "tenacity", "stamina", "cookbook")
+#: The noise world adds the barest retry that honours the server (``bare``): what any
+#: strategy that retries the stray 429s and waits as asked pays there, beside sdk0.
+IN_NOISE = (*EVERYWHERE, "bare")
 #: The sizes of --quick: every world small, a minute or two in all.
 QUICK = {
     "calls": 30,
@@ -195,7 +201,9 @@ def make_strategy(name: str, base_url: str, world: dict[str, Any]) -> tuple[Call
     deadline = world.get("deadline")
     # The SDK's own retries for "sdk" (its default), "sdk0" and "sdk10"; none under the
     # others (compat.wrap turns them off itself).
-    retries = {"sdk0": 0, "sdk10": 10, "tenacity": 0, "stamina": 0, "cookbook": 0}.get(name, 2)
+    retries = {"sdk0": 0, "sdk10": 10, "tenacity": 0, "stamina": 0, "cookbook": 0, "bare": 0}.get(
+        name, 2
+    )
     options: dict[str, Any] = {"max_retries": retries}
     if deadline is not None and name.startswith("sdk"):
         options["timeout"] = deadline
@@ -231,7 +239,28 @@ def make_strategy(name: str, base_url: str, world: dict[str, Any]) -> tuple[Call
         )(call)
     elif name == "cookbook":
         call = Cookbook(raw, world["cookbook_rpm"], world["cookbook_tpm"])
+    elif name == "bare":
+        call = bare(call)
     return call, raw
+
+
+def bare(call: Call) -> Callable[[Params], Coroutine[Any, Any, Any]]:
+    """The barest retry that honours the server: a retryable failure is retried after
+    exactly the wait the server asked for (headers or words, as compat reads them; none
+    when it asked none), up to 6 attempts; no backoff, no pacing, no budget."""
+
+    async def retried(params: Params) -> Any:
+        for attempt in range(6):
+            try:
+                return await call(params)
+            except Exception as exc:
+                error = compat.translate(exc)
+                if error is None or not error.retryable or attempt == 5:
+                    raise
+                await asyncio.sleep(error.retry_after or 0.0)
+        raise AssertionError("unreachable")
+
+    return retried
 
 
 # ---------------------------------------------------------------------- the load
@@ -680,6 +709,12 @@ def noise(args: argparse.Namespace, strategies: list[str], port: int) -> dict[st
             share >= NOISE_TARGET,
         )
     against_sdk0(runs)
+    if "bare" in runs and "sdk0" in runs:
+        print(
+            "  the barest retry that honours the server's wait (bare):"
+            f" {median_of(runs['bare'], 'rate'):.1f} successes/s against sdk0's"
+            f" {median_of(runs['sdk0'], 'rate'):.1f}"
+        )
     return runs
 
 
@@ -817,6 +852,7 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown strategies: {', '.join(unknown)}")
     everywhere = [name for name in chosen if name in EVERYWHERE]
+    in_noise = [name for name in chosen if name in IN_NOISE]
     in_tokens = [name for name in chosen if name in IN_TOKENS]
     world_names = [w for w in args.worlds.split(",") if w]
     report: dict[str, Any] = {
@@ -839,7 +875,7 @@ def main() -> None:
         if args.outage:
             report["outage"] = outage(args, everywhere)
         if "noise" in world_names:
-            report["noise"] = noise(args, everywhere, server.port)
+            report["noise"] = noise(args, in_noise, server.port)
         if "slow" in world_names:
             report["slow"] = slow(args, everywhere, server.port)
         if "tokens" in world_names and in_tokens:
