@@ -101,8 +101,10 @@ def wrap(client: Any, policy: RetryPolicy | None = None) -> Any:
     if wrap_hook is not None:
         return wrap_hook(policy)
     if inspect.ismodule(client) and hasattr(client, "api_base") and hasattr(client, "error"):
+        tables()  # every answer is read with them: built now rather than in the first call
         return _Proxy(client, None, _Legacy(client, policy))
     if hasattr(client, "with_options") and hasattr(client, "with_raw_response"):
+        tables()
         retries = getattr(client, "max_retries", 0)
         if retries:
             log.debug("turning off the SDK's own %d retries: the policy retries", retries)
