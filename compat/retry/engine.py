@@ -291,6 +291,8 @@ class Run:
                 wait, go = self._granted(
                     await self.state.aacquire(self.key, at, self.limits, max_wait, self.tokens)
                 )
+                if go and wait <= 0 and not _clock.virtual:
+                    break  # a slot at once: the attempt's request is the next await
                 try:
                     await asleep(wait)
                 except BaseException as stop:
