@@ -9,11 +9,12 @@ first call already made (as a benchmark that warms the client would):
 
 * ``wrap()``: ms of the first ``compat.wrap(client)`` of the process (it imports the
   retry engine, the error model and the sources' tables);
-* first call: ms of wall time of the first call through the wrapped client, and the
-  extra ms of process CPU (every thread) its first 20 calls took over the next 20
-  (first-call work, and anything it starts in the background);
+* first call: ms of wall time of the first call through the wrapped client, and of the
+  second;
 * per call: µs of process CPU a wrapped call takes beyond a bare one, batches of each
-  alternating (the median of the batches' differences).
+  alternating (the median of the batches' differences), and the Python function calls
+  it makes beyond a bare one (counted by ``cProfile``: the same on every run, where the
+  µs are at the mercy of the machine).
 
 Numbers are the range over RUNS processes (default 5); the machine's noise is in them.
 """
@@ -86,14 +87,9 @@ wrap_ms = (time.perf_counter() - start) * 1e3
 start = time.perf_counter()
 drive(lambda: run(wrapped, 1))
 first_ms = (time.perf_counter() - start) * 1e3
-start = cpu()
-drive(lambda: run(wrapped, 19))
-early = cpu() - start
-time.sleep(0.5)  # what the first calls started in the background has finished
-start = cpu()
-drive(lambda: run(wrapped, 20))
-later = cpu() - start
-extra_ms = (early - later * 19 / 20) * 1e3
+start = time.perf_counter()
+drive(lambda: run(wrapped, 1))
+second_ms = (time.perf_counter() - start) * 1e3
 diffs = []
 for _ in range(BATCHES):
     start = cpu()
@@ -102,8 +98,20 @@ for _ in range(BATCHES):
     start = cpu()
     drive(lambda: run(wrapped, BATCH))
     diffs.append((cpu() - start - bare) / BATCH * 1e6)
-print(json.dumps({"wrap_ms": wrap_ms, "first_ms": first_ms, "extra_ms": extra_ms,
-                  "per_call_us": statistics.median(diffs)}))
+import cProfile, pstats
+
+
+def calls(client):
+    profile = cProfile.Profile()
+    profile.enable()
+    drive(lambda: run(client, 50))
+    profile.disable()
+    return pstats.Stats(profile).total_calls / 50
+
+
+added = calls(wrapped) - calls(raw)
+print(json.dumps({"wrap_ms": wrap_ms, "first_ms": first_ms, "second_ms": second_ms,
+                  "per_call_us": statistics.median(diffs), "calls": added}))
 """
 
 
@@ -133,8 +141,9 @@ def main() -> None:
             print(
                 f"{root} {mode:5}: wrap() {span(column['wrap_ms'])} ms;"
                 f" first call {span(column['first_ms'])} ms,"
-                f" first 20 calls' extra CPU {span(column['extra_ms'])} ms;"
-                f" per call +{span(column['per_call_us'], 0)} µs CPU",
+                f" second {span(column['second_ms'])} ms;"
+                f" per call +{span(column['per_call_us'], 0)} µs CPU,"
+                f" +{span(column['calls'], 0)} function calls",
                 flush=True,
             )
 
