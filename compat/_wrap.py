@@ -37,7 +37,7 @@ from compat._translate import from_response, translate
 from compat.retry.engine import Attempt
 from compat.retry.policy import RetryPolicy
 from compat.retry.target import Target, endpoint, fingerprint, operation
-from compat.retry.tokens import Estimator
+from compat.retry.tokens import Estimator, Measure, tpm_limit
 
 log = logger("compat.wrap")
 
@@ -101,8 +101,10 @@ def wrap(client: Any, policy: RetryPolicy | None = None) -> Any:
     if wrap_hook is not None:
         return wrap_hook(policy)
     if inspect.ismodule(client) and hasattr(client, "api_base") and hasattr(client, "error"):
+        tables()  # every answer is read with them: built now rather than in the first call
         return _Proxy(client, None, _Legacy(client, policy))
     if hasattr(client, "with_options") and hasattr(client, "with_raw_response"):
+        tables()
         retries = getattr(client, "max_retries", 0)
         if retries:
             log.debug("turning off the SDK's own %d retries: the policy retries", retries)
@@ -162,13 +164,23 @@ class _Client:
     def target(self, kwargs: dict[str, Any]) -> Hashable:
         raise NotImplementedError
 
-    def tokens(self, kwargs: dict[str, Any]) -> float:
+    def measure(self, kwargs: dict[str, Any]) -> Measure | None:
         """The call's estimated token cost, for targets whose token limit is paced."""
-        return 0.0
-
-    def used(self, kwargs: dict[str, Any], result: Any) -> float | None:
-        """The tokens a successful call was charged, from its answer's usage (and learn)."""
         return None
+
+    def used(
+        self,
+        kwargs: dict[str, Any],
+        result: Any,
+        measured: Measure | None,
+        headers: Mapping[str, str],
+    ) -> float | None:
+        """The tokens a successful call was charged, from its answer's usage (and learn);
+        *headers* are the answer's decision headers."""
+        return None
+
+    def failed(self, exc: Exception) -> None:
+        """Note what a failed attempt's exception says (before the policy reads it)."""
 
     def prepare(self, owner: Any, name: str, kwargs: dict[str, Any]) -> None:
         """Adjust a call's arguments before it is made (the legacy SDK's warm-up loop)."""
@@ -192,18 +204,38 @@ class _V1(_Client):
             register_secret(secret)
         self._base = (provider, *endpoint(client.base_url, api_key))
         self._timeout = getattr(client, "timeout", None)
-        self._estimator = Estimator()
+        # Prompts are counted by characters (no tiktoken encoding is loaded) until an
+        # answer tells a token limit: until then no target paces tokens, and no estimate
+        # is used.
+        self._estimator = Estimator(exact=False)
+        self._exact = False
 
     def target(self, kwargs: dict[str, Any]) -> Hashable:
         model = kwargs.get("model")
         return Target(*self._base, model if isinstance(model, str) else None)
 
-    def tokens(self, kwargs: dict[str, Any]) -> float:
-        return self._estimator.estimate(kwargs)
+    def measure(self, kwargs: dict[str, Any]) -> Measure | None:
+        return self._estimator.measure(kwargs)
 
-    def used(self, kwargs: dict[str, Any], result: Any) -> float | None:
+    def used(
+        self,
+        kwargs: dict[str, Any],
+        result: Any,
+        measured: Measure | None,
+        headers: Mapping[str, str],
+    ) -> float | None:
+        if not self._exact and "x-ratelimit-limit-tokens" in headers:
+            self._count_exactly()
         usage = getattr(result, "usage", None)
-        return None if usage is None else self._estimator.learn(kwargs, usage)
+        return None if usage is None else self._estimator.learn(kwargs, usage, measured)
+
+    def failed(self, exc: Exception) -> None:
+        if not self._exact and _tells_token_limit(exc):
+            self._count_exactly()
+
+    def _count_exactly(self) -> None:
+        self._exact = True
+        self._estimator.count_exactly()
 
     def arguments(self, kwargs: dict[str, Any], attempt: Attempt) -> dict[str, Any]:
         left = attempt.timeout
@@ -212,6 +244,21 @@ class _V1(_Client):
         given = kwargs.get("timeout", self._timeout)
         shorter = _shorter(given, max(left, 0.001))
         return kwargs if shorter is given else {**kwargs, "timeout": shorter}
+
+
+def _tells_token_limit(exc: Exception) -> bool:
+    """Whether a failure's answer tells a token limit: in its headers, or in its words
+    (a 429 "on tokens per min (TPM): Limit 30000, ...")."""
+    headers = getattr(exc, "_signals", None)
+    if headers is None:
+        headers = getattr(getattr(exc, "response", None), "headers", None)
+    try:
+        if headers is not None and headers.get("x-ratelimit-limit-tokens") is not None:
+            return True
+        message = getattr(exc, "message", None)
+        return tpm_limit(message if isinstance(message, str) else str(exc)) is not None
+    except Exception:  # noqa: BLE001 - an odd exception: it tells nothing
+        return False
 
 
 def _shorter(timeout: Any, left: float) -> Any:
@@ -352,42 +399,56 @@ class _Call:
         self._owner, self._name, self._fn, self._raw, self._client = owner, name, fn, raw, client
         self.__wrapped__ = fn
 
-    def _start(self, kwargs: dict[str, Any]) -> tuple[Any, Hashable, float]:
+    def _start(self, kwargs: dict[str, Any]) -> tuple[Any, Hashable, Measure | None]:
         client = self._client
         client.prepare(self._owner, self._name, kwargs)
         raw = self._raw if callable(self._raw) else None
-        return raw, client.target(kwargs), client.tokens(kwargs)
+        return raw, client.target(kwargs), client.measure(kwargs)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if _sends_on_entry(self._owner):
             return _Streaming(self, args, kwargs)
-        raw, key, tokens = self._start(kwargs)
+        raw, key, measured = self._start(kwargs)
         client = self._client
         named = operation.set(_operation(self._owner, self._name))
         try:
+            tokens = 0.0 if measured is None else measured.total
             for attempt in client.policy.attempts(target=key, tokens=tokens):
                 with attempt:
-                    result = self._once(raw, attempt, args, client.arguments(kwargs, attempt))
+                    result = self._once(
+                        raw, attempt, args, client.arguments(kwargs, attempt), measured
+                    )
         finally:
             operation.reset(named)
         return result
 
-    def _once(self, raw: Any, attempt: Attempt, args: tuple[Any, ...], kw: dict[str, Any]) -> Any:
+    def _once(
+        self,
+        raw: Any,
+        attempt: Attempt,
+        args: tuple[Any, ...],
+        kw: dict[str, Any],
+        measured: Measure | None = None,
+    ) -> Any:
         if raw is None:
             result = self._fn(*args, **kw)
             _raise(_document_failure(result))
         else:
-            response = raw(*args, **kw)
-            http = response.http_response
-            headers = signal_headers(http.headers)
-            if kw.get("stream"):
-                _raise(_not_a_stream(http))
-                result = _SyncStream(response.parse())
-            else:
-                failure = failure_in(http.status_code, http.headers, http.content)
-                _raise(_stored(failure) if self._name == "retrieve" else failure)
-                result = response.parse()
-            attempt.answered(headers, self._client.used(kw, result))
+            try:
+                response = raw(*args, **kw)
+                http = response.http_response
+                headers = signal_headers(http.headers)
+                if kw.get("stream"):
+                    _raise(_not_a_stream(http))
+                    result = _SyncStream(response.parse())
+                else:
+                    failure = failure_in(http.status_code, http.headers, http.content)
+                    _raise(_stored(failure) if self._name == "retrieve" else failure)
+                    result = response.parse()
+            except Exception as exc:
+                self._client.failed(exc)
+                raise
+            attempt.answered(headers, self._client.used(kw, result, measured, headers))
         if kw.get("stream") and raw is None and hasattr(result, "__iter__"):
             result = _SyncStream(result)
         return result
@@ -399,15 +460,16 @@ class _AsyncCall(_Call):
     async def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if _sends_on_entry(self._owner):
             return _AsyncStreaming(self, args, kwargs)
-        raw, key, tokens = self._start(kwargs)
+        raw, key, measured = self._start(kwargs)
         client = self._client
         named = operation.set(_operation(self._owner, self._name))
+        tokens = 0.0 if measured is None else measured.total
         loop = client.policy.aattempts(target=key, tokens=tokens)
         try:
             async for attempt in loop:
                 async with attempt:
                     result = await self._aonce(
-                        raw, attempt, args, client.arguments(kwargs, attempt)
+                        raw, attempt, args, client.arguments(kwargs, attempt), measured
                     )
         finally:
             await cast(Any, loop).aclose()
@@ -415,7 +477,12 @@ class _AsyncCall(_Call):
         return result
 
     async def _aonce(
-        self, raw: Any, attempt: Attempt, args: tuple[Any, ...], kw: dict[str, Any]
+        self,
+        raw: Any,
+        attempt: Attempt,
+        args: tuple[Any, ...],
+        kw: dict[str, Any],
+        measured: Measure | None = None,
     ) -> Any:
         if raw is None:
             result = self._fn(*args, **kw)
@@ -423,18 +490,22 @@ class _AsyncCall(_Call):
                 result = await result
             _raise(_document_failure(result))
         else:
-            response = await raw(*args, **kw)
-            http = response.http_response
-            headers = signal_headers(http.headers)
-            if kw.get("stream"):
-                _raise(_not_a_stream(http))
-            else:
-                failure = failure_in(http.status_code, http.headers, http.content)
-                _raise(_stored(failure) if self._name == "retrieve" else failure)
-            result = response.parse()
-            if inspect.isawaitable(result):
-                result = await result
-            attempt.answered(headers, self._client.used(kw, result))
+            try:
+                response = await raw(*args, **kw)
+                http = response.http_response
+                headers = signal_headers(http.headers)
+                if kw.get("stream"):
+                    _raise(_not_a_stream(http))
+                else:
+                    failure = failure_in(http.status_code, http.headers, http.content)
+                    _raise(_stored(failure) if self._name == "retrieve" else failure)
+                result = response.parse()
+                if inspect.isawaitable(result):
+                    result = await result
+            except Exception as exc:
+                self._client.failed(exc)
+                raise
+            attempt.answered(headers, self._client.used(kw, result, measured, headers))
         if kw.get("stream") and hasattr(result, "__aiter__"):
             result = await _AsyncStream.start(result)
         elif kw.get("stream") and hasattr(result, "__iter__"):
@@ -593,6 +664,10 @@ def _failover(items: Sequence[Any], policy: RetryPolicy) -> _Failover:
     return _Failover(_Set(deployments, proxies, policy), ())
 
 
+def _tokens(measured: Measure | None) -> float:
+    return 0.0 if measured is None else measured.total
+
+
 def _walk(obj: Any, path: tuple[str, ...]) -> Any:
     for name in path:
         obj = getattr(obj, name)
@@ -662,14 +737,18 @@ class _FailoverCall:
         named = operation.set(_operation(calls[0]._owner, calls[0]._name))
         try:
             loop = self._group.policy.attempts(
-                targets=[start[1] for start in starts], tokens=starts[0][2]
+                targets=[start[1] for start in starts], tokens=_tokens(starts[0][2])
             )
             for attempt in loop:
                 with attempt:
                     at = attempt.deployment
                     call, request = calls[at], requests[at]
                     result = call._once(
-                        starts[at][0], attempt, args, call._client.arguments(request, attempt)
+                        starts[at][0],
+                        attempt,
+                        args,
+                        call._client.arguments(request, attempt),
+                        starts[at][2],
                     )
         finally:
             operation.reset(named)
@@ -683,7 +762,7 @@ class _AsyncFailoverCall(_FailoverCall):
         calls, requests, starts = self._plan(kwargs)
         named = operation.set(_operation(calls[0]._owner, calls[0]._name))
         loop = self._group.policy.aattempts(
-            targets=[start[1] for start in starts], tokens=starts[0][2]
+            targets=[start[1] for start in starts], tokens=_tokens(starts[0][2])
         )
         try:
             async for attempt in loop:
@@ -691,7 +770,11 @@ class _AsyncFailoverCall(_FailoverCall):
                     at = attempt.deployment
                     call, request = calls[at], requests[at]
                     result = await call._aonce(
-                        starts[at][0], attempt, args, call._client.arguments(request, attempt)
+                        starts[at][0],
+                        attempt,
+                        args,
+                        call._client.arguments(request, attempt),
+                        starts[at][2],
                     )
         finally:
             await cast(Any, loop).aclose()

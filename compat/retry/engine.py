@@ -28,9 +28,10 @@ from typing import TYPE_CHECKING
 import attrs
 
 from compat._kinds import ErrorKind
+from compat._parse import parse_duration
 from compat._secrets import scrub
 from compat._translate import translate
-from compat.retry import pacing
+from compat.retry import events, pacing
 from compat.retry.events import Event, dispatch
 from compat.retry.resend import may_have_arrived
 from compat.retry.target import describe
@@ -116,8 +117,6 @@ def observation(
         if told is not None:
             seen.tpm = told[:2]
     if headers:
-        from compat._parse import parse_duration
-
         for which in ("requests", "tokens"):
             limit = _number(headers.get("x-ratelimit-limit-" + which))
             if limit is None:
@@ -292,6 +291,8 @@ class Run:
                 wait, go = self._granted(
                     await self.state.aacquire(self.key, at, self.limits, max_wait, self.tokens)
                 )
+                if go and wait <= 0 and not _clock.virtual:
+                    break  # a slot at once: the attempt's request is the next await
                 try:
                     await asleep(wait)
                 except BaseException as stop:
@@ -521,8 +522,6 @@ def _budget_spent() -> Decision:
 
 def _wants_every_event() -> bool:
     """Whether a process-wide hook other than logging wants every event."""
-    from compat.retry import events
-
     return len(events._hooks) > (1 if events.log_event in events._hooks else 0)
 
 

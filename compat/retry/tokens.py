@@ -5,7 +5,8 @@ may produce (``max_tokens`` / ``max_completion_tokens`` / ``max_output_tokens``,
 ``n``) when it arrives. :class:`Estimator` estimates both from the request's arguments,
 with no dependency: about four characters a token, plus a few tokens per message (with
 ``tiktoken`` installed, the prompt is counted exactly once its encoding is loaded, which
-happens in the background: never on a call's path). Each
+happens in the background: never on a call's path; ``compat.wrap`` asks for it only once
+a target tells a token limit, before which no estimate is used). Each
 answer's ``usage`` corrects it: the ratio of real prompt tokens to estimated ones, and,
 for requests that set no output limit, the output they really produced, are kept as
 slowly moving averages per model, so the estimate's error stays bounded over a run.
@@ -20,7 +21,7 @@ import contextlib
 import re
 import threading
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 #: Characters per token of English text and code, as OpenAI's guides put it.
 CHARS_PER_TOKEN = 4.0
@@ -31,6 +32,9 @@ PER_REPLY = 3.0
 WEIGHT = 0.2
 #: Output tokens assumed, before any answer, for a request that sets no limit.
 DEFAULT_OUTPUT = 256.0
+
+#: The request arguments whose text is prompt (besides ``messages``).
+_PROMPT_FIELDS = ("prompt", "input", "instructions", "tools", "functions", "system")
 
 _TPM = re.compile(
     r"tokens per min(?:ute)?\s*\(TPM\):\s*Limit\s*(\d{1,12}),\s*(?:Used\s*(\d{1,12}),\s*)?"
@@ -104,34 +108,59 @@ def _load(model: str) -> None:
     _ENCODERS[model] = encoder
 
 
-class Estimator:
-    """Estimates requests' token costs, learning from answers (per model; thread-safe)."""
+class Measure(NamedTuple):
+    """One request's estimate, kept to be corrected by its answer (:meth:`Estimator.learn`)."""
 
-    def __init__(self) -> None:
-        self._ratio: dict[str, float] = {}
+    #: The prompt's tokens as counted, before the learned correction.
+    prompt: float
+    #: Whether the prompt was counted exactly (with tiktoken) rather than by characters.
+    exact: bool
+    #: The request's whole estimated cost: the corrected prompt and the output.
+    total: float
+
+
+class Estimator:
+    """Estimates requests' token costs, learning from answers (per model; thread-safe).
+
+    With *exact* false, prompts are counted by characters until :meth:`count_exactly` is
+    called (no tiktoken encoding is loaded before then).
+    """
+
+    def __init__(self, *, exact: bool = True) -> None:
+        # (model, counted exactly): the ratio of real prompt tokens to counted ones.
+        self._ratio: dict[tuple[str, bool], float] = {}
         self._output: dict[str, float] = {}
         self._lock = threading.Lock()
+        self._exact = exact
+
+    def count_exactly(self) -> None:
+        """Count prompts with tiktoken from now on, once its encoding is loaded."""
+        self._exact = True
 
     def prompt(self, kwargs: Mapping[str, Any]) -> float:
         """Estimated prompt tokens of a request (before the learned correction)."""
+        return self._prompt(kwargs)[0]
+
+    def _prompt(self, kwargs: Mapping[str, Any]) -> tuple[float, bool]:
         texts: list[str] = []
         messages = kwargs.get("messages")
         extra = 0.0
         if isinstance(messages, (list, tuple)):
             _texts(messages, texts)
             extra = PER_MESSAGE * len(messages) + PER_REPLY
-        for name in ("prompt", "input", "instructions", "tools", "functions", "system"):
+        for name in _PROMPT_FIELDS:
             if name in kwargs:
                 _texts(kwargs[name], texts)
         if not texts and not extra:
-            return 0.0
-        return self._count(kwargs.get("model"), texts) + extra
+            return 0.0, False
+        counted, exact = self._count(kwargs.get("model"), texts)
+        return counted + extra, exact
 
-    def _count(self, model: Any, texts: list[str]) -> float:
-        encoder = _encoder(model) if isinstance(model, str) else None
+    def _count(self, model: Any, texts: list[str]) -> tuple[float, bool]:
+        encoder = _encoder(model) if self._exact and isinstance(model, str) else None
         if encoder is not None:
-            return float(sum(len(encoder.encode(text)) for text in texts))
-        return sum(len(text) for text in texts) / CHARS_PER_TOKEN
+            return float(sum(len(encoder.encode(text)) for text in texts)), True
+        return sum(len(text) for text in texts) / CHARS_PER_TOKEN, False
 
     @staticmethod
     def output_limit(kwargs: Mapping[str, Any]) -> float | None:
@@ -146,31 +175,38 @@ class Estimator:
 
     def estimate(self, kwargs: Mapping[str, Any]) -> float:
         """The tokens a token limit will charge this request: prompt and output."""
-        prompt = self.prompt(kwargs)
+        return self.measure(kwargs).total
+
+    def measure(self, kwargs: Mapping[str, Any]) -> Measure:
+        """:meth:`estimate`, with the count it started from, for :meth:`learn`."""
+        prompt, exact = self._prompt(kwargs)
         if not prompt:
-            return 0.0
+            return Measure(0.0, exact, 0.0)
         model = str(kwargs.get("model"))
-        prompt *= self._ratio.get(model, 1.0)
+        corrected = prompt * self._ratio.get((model, exact), 1.0)
         if "input" in kwargs and "messages" not in kwargs and "max_output_tokens" not in kwargs:
-            return prompt  # embeddings: the input is the whole cost
+            return Measure(prompt, exact, corrected)  # embeddings: the input is the whole cost
         limit = self.output_limit(kwargs)
         output = self._output.get(model, DEFAULT_OUTPUT) if limit is None else limit
-        return prompt + output
+        return Measure(prompt, exact, corrected + output)
 
-    def learn(self, kwargs: Mapping[str, Any], usage: Any) -> float | None:
+    def learn(
+        self, kwargs: Mapping[str, Any], usage: Any, measured: Measure | None = None
+    ) -> float | None:
         """Correct the estimates from an answer's ``usage``; return the tokens it charged
-        (prompt and output limit, as the request reserved them), when usage says."""
+        (prompt and output limit, as the request reserved them), when usage says.
+        *measured* is the request's :meth:`measure`, if it was taken (else it is now)."""
         prompt_used = _field(usage, "prompt_tokens", "input_tokens")
         output_used = _field(usage, "completion_tokens", "output_tokens")
         if prompt_used is None:
             return None
         model = str(kwargs.get("model"))
-        estimated = self.prompt(kwargs)
+        estimated, exact = self._prompt(kwargs) if measured is None else measured[:2]
         limit = self.output_limit(kwargs)
         with self._lock:
             if estimated > 0 and prompt_used > 0:
-                ratio = self._ratio.get(model, 1.0)
-                self._ratio[model] = ratio + WEIGHT * (prompt_used / estimated - ratio)
+                ratio = self._ratio.get((model, exact), 1.0)
+                self._ratio[model, exact] = ratio + WEIGHT * (prompt_used / estimated - ratio)
             if limit is None and output_used is not None:
                 output = self._output.get(model, DEFAULT_OUTPUT)
                 self._output[model] = output + WEIGHT * (output_used - output)
