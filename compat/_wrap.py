@@ -237,6 +237,15 @@ class _V1(_Client):
         self._exact = True
         self._estimator.count_exactly()
 
+    def rewrap(self, client: Any) -> Any:
+        wrapped = super().rewrap(client)
+        derived = getattr(wrapped, "_compat_client", None)
+        if isinstance(derived, _V1):
+            # What answers told (a token limit, the learned ratios) holds for the clients
+            # derived from this one (``with_options`` per request is the SDK's idiom).
+            derived._estimator, derived._exact = self._estimator, self._exact
+        return wrapped
+
     def arguments(self, kwargs: dict[str, Any], attempt: Attempt) -> dict[str, Any]:
         left = attempt.timeout
         if left is None:
