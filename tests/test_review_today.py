@@ -102,3 +102,23 @@ def test_clients_derived_per_call_learn_the_token_limit_together(
     assert tiktoken.stored("gpt-4o")
     kwargs = {"model": "gpt-4o", "messages": MESSAGES}
     assert client.with_options(timeout=30)._compat_client.measure(kwargs).exact
+
+
+def test_a_second_client_on_a_paced_target_counts_exactly(
+    server: FaultServer, tiktoken: _Tiktoken
+) -> None:
+    """Clients wrapped apart under one policy (a client made per request or per worker)
+    share their target's pacing: once one was told a token limit and the model's encoding
+    is loaded, the other's prompts, which that pacing reserves, are counted exactly too."""
+    policy = compat.RetryPolicy()
+    first = compat.wrap(_client(server), policy)
+    for _ in range(2):
+        server.push(200, TOKEN_HEADERS, COMPLETION)
+        first.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+    assert tiktoken.stored("gpt-4o")
+    second = compat.wrap(_client(server), policy)
+    kwargs = {"model": "gpt-4o", "messages": MESSAGES}
+    measured = second._compat_client.measure(kwargs)
+    assert measured.exact
+    assert measured.prompt == 400 + len("user") + 4 + 3  # one token a character, as loaded
+    assert ["gpt-4o"] == tiktoken.models

@@ -123,7 +123,8 @@ class Estimator:
     """Estimates requests' token costs, learning from answers (per model; thread-safe).
 
     With *exact* false, prompts are counted by characters until :meth:`count_exactly` is
-    called (no tiktoken encoding is loaded before then).
+    called (no tiktoken encoding is loaded before then), or until another estimator in
+    the process asked for the model's encoding.
     """
 
     def __init__(self, *, exact: bool = True) -> None:
@@ -157,7 +158,14 @@ class Estimator:
         return counted + extra, exact
 
     def _count(self, model: Any, texts: list[str]) -> tuple[float, bool]:
-        encoder = _encoder(model) if self._exact and isinstance(model, str) else None
+        if not isinstance(model, str):
+            encoder = None
+        elif self._exact or model in _ENCODERS:
+            # An encoding another estimator asked for (told a limit on a target this one
+            # may share) counts exactly here too; none is loaded for this one alone.
+            encoder = _encoder(model)
+        else:
+            encoder = None
         if encoder is not None:
             return float(sum(len(encoder.encode(text)) for text in texts)), True
         return sum(len(text) for text in texts) / CHARS_PER_TOKEN, False
