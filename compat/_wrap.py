@@ -208,7 +208,6 @@ class _V1(_Client):
         # answer tells a token limit: until then no target paces tokens, and no estimate
         # is used.
         self._estimator = Estimator(exact=False)
-        self._exact = False
 
     def target(self, kwargs: dict[str, Any]) -> Hashable:
         model = kwargs.get("model")
@@ -224,18 +223,14 @@ class _V1(_Client):
         measured: Measure | None,
         headers: Mapping[str, str],
     ) -> float | None:
-        if not self._exact and "x-ratelimit-limit-tokens" in headers:
-            self._count_exactly()
+        if not self._estimator.exact and "x-ratelimit-limit-tokens" in headers:
+            self._estimator.count_exactly()
         usage = getattr(result, "usage", None)
         return None if usage is None else self._estimator.learn(kwargs, usage, measured)
 
     def failed(self, exc: Exception) -> None:
-        if not self._exact and _tells_token_limit(exc):
-            self._count_exactly()
-
-    def _count_exactly(self) -> None:
-        self._exact = True
-        self._estimator.count_exactly()
+        if not self._estimator.exact and _tells_token_limit(exc):
+            self._estimator.count_exactly()
 
     def rewrap(self, client: Any) -> Any:
         wrapped = super().rewrap(client)
@@ -243,7 +238,7 @@ class _V1(_Client):
         if isinstance(derived, _V1):
             # What answers told (a token limit, the learned ratios) holds for the clients
             # derived from this one (``with_options`` per request is the SDK's idiom).
-            derived._estimator, derived._exact = self._estimator, self._exact
+            derived._estimator = self._estimator
         return wrapped
 
     def arguments(self, kwargs: dict[str, Any], attempt: Attempt) -> dict[str, Any]:
@@ -421,8 +416,7 @@ class _Call:
         client = self._client
         named = operation.set(_operation(self._owner, self._name))
         try:
-            tokens = 0.0 if measured is None else measured.total
-            for attempt in client.policy.attempts(target=key, tokens=tokens):
+            for attempt in client.policy.attempts(target=key, tokens=_tokens(measured)):
                 with attempt:
                     result = self._once(
                         raw, attempt, args, client.arguments(kwargs, attempt), measured
@@ -472,8 +466,7 @@ class _AsyncCall(_Call):
         raw, key, measured = self._start(kwargs)
         client = self._client
         named = operation.set(_operation(self._owner, self._name))
-        tokens = 0.0 if measured is None else measured.total
-        loop = client.policy.aattempts(target=key, tokens=tokens)
+        loop = client.policy.aattempts(target=key, tokens=_tokens(measured))
         try:
             async for attempt in loop:
                 async with attempt:
@@ -674,6 +667,7 @@ def _failover(items: Sequence[Any], policy: RetryPolicy) -> _Failover:
 
 
 def _tokens(measured: Measure | None) -> float:
+    """The token cost a call reserves: its measure's total, none without one."""
     return 0.0 if measured is None else measured.total
 
 

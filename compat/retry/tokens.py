@@ -134,6 +134,11 @@ class Estimator:
         self._lock = threading.Lock()
         self._exact = exact
 
+    @property
+    def exact(self) -> bool:
+        """Whether prompts are counted with tiktoken (once its encoding is loaded)."""
+        return self._exact
+
     def count_exactly(self) -> None:
         """Count prompts with tiktoken from now on, once its encoding is loaded."""
         self._exact = True
