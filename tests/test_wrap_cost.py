@@ -1,6 +1,7 @@
 """What a wrapped client's successful calls do beyond the SDK's own: no tiktoken encoding is
 loaded before a target tells a token limit, and each answer's usage corrects the estimate
-its request was given."""
+its request was given; once a limit is told, derived clients and clients on the same
+target count exactly too."""
 
 from __future__ import annotations
 
@@ -188,3 +189,55 @@ def test_exact_and_character_counts_learn_apart(loads: _Loads) -> None:
     assert exact.exact
     assert exact.prompt == 400 + len("user") + 4 + 3
     assert exact.total == exact.prompt + 10  # no ratio learned for exact counts yet
+
+
+def test_a_derived_client_counts_exactly_once_its_parent_was_told_a_token_limit(
+    server: FaultServer, loads: _Loads
+) -> None:
+    """``with_options`` (the SDK's per-request idiom) derives a client whose prompts are
+    counted exactly once the client it came from was told a token limit: the target it
+    shares paces tokens with its estimates."""
+    client = compat.wrap(_client(server))
+    server.push(200, TOKEN_HEADERS, COMPLETION)
+    client.chat.completions.create(model="gpt-4o", messages=MESSAGES)  # tells the limit
+    server.push(200, TOKEN_HEADERS, COMPLETION)
+    client.chat.completions.create(model="gpt-4o", messages=MESSAGES)  # starts the load
+    assert loads.stored("gpt-4o")
+    derived = client.with_options(timeout=30)
+    kwargs = {"model": "gpt-4o", "messages": MESSAGES}
+    assert derived._compat_client.measure(kwargs).exact
+
+
+def test_clients_derived_per_call_learn_the_token_limit_together(
+    server: FaultServer, loads: _Loads
+) -> None:
+    """A client used only through ``with_options(...)`` per call: what one derived client's
+    answer told (a token limit) holds for the next derived client, which counts exactly."""
+    client = compat.wrap(_client(server))
+    for _ in range(2):
+        server.push(200, TOKEN_HEADERS, COMPLETION)
+        client.with_options(timeout=30).chat.completions.create(model="gpt-4o", messages=MESSAGES)
+    assert "gpt-4o" in tokens._ENCODERS  # the second derived client asked for the encoding
+    assert loads.stored("gpt-4o")
+    kwargs = {"model": "gpt-4o", "messages": MESSAGES}
+    assert client.with_options(timeout=30)._compat_client.measure(kwargs).exact
+
+
+def test_a_second_client_on_a_paced_target_counts_exactly(
+    server: FaultServer, loads: _Loads
+) -> None:
+    """Clients wrapped apart under one policy (a client made per request or per worker)
+    share their target's pacing: once one was told a token limit and the model's encoding
+    is loaded, the other's prompts, which that pacing reserves, are counted exactly too."""
+    policy = compat.RetryPolicy()
+    first = compat.wrap(_client(server), policy)
+    for _ in range(2):
+        server.push(200, TOKEN_HEADERS, COMPLETION)
+        first.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+    assert loads.stored("gpt-4o")
+    second = compat.wrap(_client(server), policy)
+    kwargs = {"model": "gpt-4o", "messages": MESSAGES}
+    measured = second._compat_client.measure(kwargs)
+    assert measured.exact
+    assert measured.prompt == 400 + len("user") + 4 + 3  # one token a character, as loaded
+    assert ["gpt-4o"] == loads.models
