@@ -15,7 +15,10 @@ coming back as an empty result. The caller still gets the parsed result.
 Each attempt gets, as the SDK's own timeout, what the call's deadline leaves.
 
 Streams: a failure before the first chunk is retried like any other; a failure after
-it is translated and raised, never retried (part of the answer was read). The
+it is translated and raised, never retried (part of the answer was read). The methods
+that send their request when their result is entered (``with_streaming_response``'s and
+the stream helpers, ``responses.stream`` and ``chat.completions.stream``) keep their
+``with`` or ``async with`` form, the request sent under the policy on entry. The
 Responses API's ``response.failed`` and ``error`` events, which the SDK yields as
 events, are failures too; and a response whose ``status`` is ``failed`` raises,
 without a retry when it was read back (``responses.retrieve``: a background job's
@@ -27,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import math
+import sys
 from collections.abc import AsyncIterator, Hashable, Iterator, Mapping, Sequence
 from typing import Any, Generic, TypeVar, cast, overload
 
@@ -410,8 +414,6 @@ class _Call:
         return raw, client.target(kwargs), client.measure(kwargs)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if _sends_on_entry(self._owner):
-            return _Streaming(self, args, kwargs)
         raw, key, measured = self._start(kwargs)
         client = self._client
         named = operation.set(_operation(self._owner, self._name))
@@ -461,8 +463,6 @@ class _AsyncCall(_Call):
     __slots__ = ()
 
     async def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if _sends_on_entry(self._owner):
-            return _AsyncStreaming(self, args, kwargs)
         raw, key, measured = self._start(kwargs)
         client = self._client
         named = operation.set(_operation(self._owner, self._name))
@@ -515,10 +515,17 @@ class _AsyncCall(_Call):
         return result
 
 
-def _sends_on_entry(owner: Any) -> bool:
-    """Whether *owner* is a ``with_streaming_response`` resource, whose methods return a
-    context manager that sends the request when it is entered."""
-    return type(owner).__name__.endswith("WithStreamingResponse")
+def _sends_on_entry(owner: Any, name: str) -> bool:
+    """Whether *owner*'s method *name* returns a context manager that sends the request
+    when it is entered: the methods of a ``with_streaming_response`` resource, and the
+    stream helpers (``responses.stream``, ``chat.completions.stream``, the Assistants'
+    ``runs.stream`` and ``..._stream``), which return a stream manager."""
+    return _stream_helper(name) or type(owner).__name__.endswith("WithStreamingResponse")
+
+
+def _stream_helper(name: str) -> bool:
+    """Whether a method of a v1+ resource named *name* is a stream helper."""
+    return name == "stream" or name.endswith("_stream")
 
 
 def _not_a_stream(http: Any) -> Any:
@@ -533,12 +540,32 @@ def _not_a_stream(http: Any) -> Any:
     return failure_in(http.status_code, http.headers, body)
 
 
+class _OnEntry(_Call):
+    """A method whose request is sent when its result is entered (:func:`_sends_on_entry`):
+    called, it sends nothing and gives a context manager, sync or async as the SDK's is."""
+
+    __slots__ = ()
+
+    def __call__(self, *args: Any, **kwargs: Any) -> _Streaming:
+        return _Streaming(self, args, kwargs)
+
+
 class _Streaming:
-    """``with_streaming_response`` under the policy: the request, sent on entry, is retried."""
+    """What a :class:`_OnEntry` method gives: entering it (``with`` or ``async with``)
+    sends the request under the policy, and a failure on the way in is retried like any
+    other. A stream helper's stream has its first event read inside the attempt too, and
+    comes back checked (:class:`_SyncStream`, :class:`_AsyncStream`): a failure event or
+    a failure while it is read raises the common error, also from its ``until_done`` and
+    ``get_final_...`` methods."""
 
     def __init__(self, call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         self._call, self._args, self._kwargs = call, args, kwargs
         self._manager: Any = None
+
+    def _open(self, attempt: Attempt) -> Any:
+        call = self._call
+        kwargs = call._client.arguments(self._kwargs, attempt)
+        return call._fn(*self._args, **kwargs)
 
     def __enter__(self) -> Any:
         call = self._call
@@ -546,18 +573,22 @@ class _Streaming:
         try:
             for attempt in call._client.policy.attempts(target=call._client.target(self._kwargs)):
                 with attempt:
-                    manager = call._fn(*self._args, **self._kwargs)
-                    response = manager.__enter__()
+                    manager = self._open(attempt)
+                    entered = manager.__enter__()
+                    if _stream_helper(call._name):
+                        try:
+                            entered = _SyncStream(entered)
+                        except BaseException:
+                            manager.__exit__(*sys.exc_info())
+                            raise
         finally:
             operation.reset(named)
         self._manager = manager
-        return response
+        return entered
 
     def __exit__(self, *exc_info: Any) -> Any:
         return self._manager.__exit__(*exc_info)
 
-
-class _AsyncStreaming(_Streaming):
     async def __aenter__(self) -> Any:
         call = self._call
         named = operation.set(_operation(call._owner, call._name))
@@ -565,13 +596,19 @@ class _AsyncStreaming(_Streaming):
         try:
             async for attempt in loop:
                 async with attempt:
-                    manager = call._fn(*self._args, **self._kwargs)
-                    response = await manager.__aenter__()
+                    manager = self._open(attempt)
+                    entered = await manager.__aenter__()
+                    if _stream_helper(call._name):
+                        try:
+                            entered = await _AsyncStream.start(entered)
+                        except BaseException:
+                            await manager.__aexit__(*sys.exc_info())
+                            raise
         finally:
             await cast(Any, loop).aclose()
             operation.reset(named)
         self._manager = manager
-        return response
+        return entered
 
     async def __aexit__(self, *exc_info: Any) -> Any:
         return await self._manager.__aexit__(*exc_info)
@@ -602,6 +639,8 @@ class _Proxy:
                     return _Deriving(value, client)
                 if name not in _REQUESTING or not isinstance(client, _V1):
                     return value  # close(), auth headers, ...: not API calls
+            if _sends_on_entry(self._compat_obj, name) and isinstance(client, _V1):
+                return _OnEntry(self._compat_obj, name, value, None, client)
             raw = getattr(self._compat_raw, name, None) if self._compat_raw is not None else None
             if client.is_async or inspect.iscoroutinefunction(value):
                 return _AsyncCall(self._compat_obj, name, value, raw, client)
@@ -690,7 +729,7 @@ class _Failover:
         group = self._compat_set
         path = (*self._compat_path, name)
         value = _walk(group.proxies[0], path)
-        if isinstance(value, _Call) and not _sends_on_entry(value._owner):
+        if isinstance(value, _Call) and not isinstance(value, _OnEntry):
             return (_AsyncFailoverCall if group.is_async else _FailoverCall)(group, path)
         if isinstance(value, _Proxy):
             return _Failover(group, path)
@@ -842,7 +881,24 @@ class _SyncStream:
             close()
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._stream, name)
+        value = getattr(self._stream, name)
+        if not _drains(name, value):
+            return value
+
+        def drained(*args: Any, **kwargs: Any) -> Any:
+            for _ in self:  # through the checks, to the end
+                pass
+            result = value(*args, **kwargs)
+            return self if result is self._stream else result
+
+        return drained
+
+
+def _drains(name: str, value: Any) -> bool:
+    """Whether a stream helper's method *name* reads the stream to its end itself
+    (``until_done``, ``get_final_response``, ``get_final_completion``, ...): through the
+    checked stream first, so that a failure in it raises the common error."""
+    return (name == "until_done" or name.startswith("get_final_")) and callable(value)
 
 
 class _AsyncStream:
@@ -900,4 +956,16 @@ class _AsyncStream:
                 await result
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._stream, name)
+        value = getattr(self._stream, name)
+        if not _drains(name, value):
+            return value
+
+        async def drained(*args: Any, **kwargs: Any) -> Any:
+            async for _ in self:  # through the checks, to the end
+                pass
+            result = value(*args, **kwargs)
+            if inspect.isawaitable(result):
+                result = await result
+            return self if result is self._stream else result
+
+        return drained

@@ -181,29 +181,55 @@ def chat_chunks(request: Request) -> list[bytes]:
 
 
 def response_events(request: Request) -> list[bytes]:
-    """A streamed response: created, one text delta per word, completed."""
+    """A streamed response, in the order the API sends one (its streaming guide): created,
+    in progress, the message item and its text part added, one text delta per word, the
+    text, part and item done, completed. (The SDK's ``responses.stream`` helper rebuilds
+    the response from these and refuses a delta that comes before its item.)"""
     done = response(request)
     started = {**done, "status": "in_progress", "output": [], "usage": None}
-    events = [
-        sse(
-            {"type": "response.created", "response": started, "sequence_number": 0},
-            "response.created",
-        )
-    ]
-    for number, word in enumerate(_words(REPLY), start=1):
-        delta = {
-            "type": "response.output_text.delta",
-            "item_id": f"msg_{request.request_id}",
+    message = done["output"][0]
+    part = message["content"][0]
+    where = {"item_id": message["id"], "output_index": 0}
+    steps: list[dict[str, Any]] = [
+        {"type": "response.created", "response": started},
+        {"type": "response.in_progress", "response": started},
+        {
+            "type": "response.output_item.added",
             "output_index": 0,
+            "item": {**message, "status": "in_progress", "content": []},
+        },
+        {
+            "type": "response.content_part.added",
+            **where,
+            "content_index": 0,
+            "part": {**part, "text": ""},
+        },
+    ]
+    steps += [
+        {
+            "type": "response.output_text.delta",
+            **where,
             "content_index": 0,
             "delta": word,
             "logprobs": [],
-            "sequence_number": number,
         }
-        events.append(sse(delta, "response.output_text.delta"))
-    completed = {"type": "response.completed", "response": done, "sequence_number": len(events)}
-    events.append(sse(completed, "response.completed"))
-    return events
+        for word in _words(REPLY)
+    ]
+    steps += [
+        {
+            "type": "response.output_text.done",
+            **where,
+            "content_index": 0,
+            "text": part["text"],
+            "logprobs": [],
+        },
+        {"type": "response.content_part.done", **where, "content_index": 0, "part": part},
+        {"type": "response.output_item.done", "output_index": 0, "item": message},
+        {"type": "response.completed", "response": done},
+    ]
+    return [
+        sse({**step, "sequence_number": number}, step["type"]) for number, step in enumerate(steps)
+    ]
 
 
 def stream(request: Request) -> list[bytes]:

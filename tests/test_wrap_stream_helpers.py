@@ -1,0 +1,217 @@
+"""The SDK's stream helpers and ``with_streaming_response`` through compat.wrap, sync and
+async: ``responses.stream(...)`` and ``chat.completions.stream(...)`` return a manager that
+sends the request when it is entered, so the request is sent (and retried) on entry, and
+what is read from the stream (its events, ``until_done``, ``get_final_...``) raises the
+common error, never the SDK's. Counted on the loopback fault server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+
+openai = pytest.importorskip("openai")
+if not hasattr(openai, "OpenAI") or not hasattr(openai.OpenAI, "responses"):
+    pytest.skip("the SDK has no Responses API", allow_module_level=True)
+
+import compat  # noqa: E402
+from compat.testing import FaultServer, faults  # noqa: E402
+from tests.conftest import track  # noqa: E402
+from tests.responses_api import FAILED, IN_PROGRESS, sse  # noqa: E402
+
+MESSAGES = [{"role": "user", "content": "hi"}]
+RATE_LIMIT = {"error": {"message": "Rate limit reached", "type": "requests", "code": None}}
+SERVER_ERROR = {"error": {"message": "The server had an error", "type": "server_error"}}
+BAD = {"error": {"message": "Invalid value for 'temperature'", "type": "invalid_request_error"}}
+#: A stream whose response fails after it was created.
+FAILS_MIDWAY = (
+    {"type": "response.created", "response": IN_PROGRESS, "sequence_number": 0},
+    {"type": "response.failed", "response": FAILED, "sequence_number": 1},
+)
+
+has_chat_stream = pytest.mark.skipif(
+    not hasattr(openai.OpenAI(api_key="x").chat.completions, "stream"),
+    reason="the SDK has no chat.completions.stream",
+)
+
+
+def client(server: FaultServer, **policy: Any) -> Any:
+    raw = track(openai.OpenAI(base_url=server.url + "/v1", api_key="sk-test"))
+    return compat.wrap(raw, compat.RetryPolicy(**policy))
+
+
+def answered(server: FaultServer, *statuses: int) -> bool:
+    """Whether the server answered exactly *statuses* (in any order: counted by status)."""
+    counts = {status: statuses.count(status) for status in statuses}
+    return len(server.requests) == len(statuses) and all(
+        server.count(status=status) == n for status, n in counts.items()
+    )
+
+
+def run_async(server: FaultServer, body: Any, **policy: Any) -> Any:
+    """``body(wrapped async client)`` run to its end, the client closed after it."""
+
+    async def main() -> Any:
+        raw = openai.AsyncOpenAI(base_url=server.url + "/v1", api_key="sk-test")
+        try:
+            return await body(compat.wrap(raw, compat.RetryPolicy(**policy)))
+        finally:
+            await raw.close()
+
+    return asyncio.run(main())
+
+
+# ---------------------------------------------------------------------- responses.stream
+
+
+def test_a_failure_on_entry_is_retried_and_the_stream_read_whole(server: FaultServer) -> None:
+    """A 429 answering the request is retried on entry; the next attempt's stream is read
+    to its end and ``get_final_response`` gives the completed response."""
+    server.script(faults.answer(429, {"retry-after-ms": "1"}, RATE_LIMIT))
+    wrapped = client(server, max_attempts=3)
+    with compat.retry_testing(), wrapped.responses.stream(model="gpt-4o", input="hi") as stream:
+        types = [event.type for event in stream]
+        final = stream.get_final_response()
+    assert "response.completed" == types[-1]
+    assert "completed" == final.status
+    assert answered(server, 429, 200)
+
+
+def test_a_failure_that_is_not_retried_raises_the_common_error_on_entry(
+    server: FaultServer,
+) -> None:
+    """A 400 raises the common error when the manager is entered, never the SDK's own."""
+    server.script(faults.answer(400, {}, BAD))
+    with pytest.raises(compat.InvalidRequestError) as caught:  # noqa: SIM117 - entering raises
+        with client(server).responses.stream(model="gpt-4o", input="hi"):
+            pass  # pragma: no cover - entering raises
+    assert not isinstance(caught.value, openai.APIError)
+    assert 1 == len(server.requests)
+
+
+def test_response_failed_raises_from_the_events_and_from_get_final_response(
+    server: FaultServer,
+) -> None:
+    """``response.failed`` after the first event raises the common error mid-stream (no
+    retry: part of the answer was read), whether the events are read one by one or
+    ``get_final_response`` reads them (which without compat says only "Didn't receive a
+    response.completed event")."""
+    server.script(sse(*FAILS_MIDWAY), sse(*FAILS_MIDWAY))
+    wrapped = client(server, max_attempts=3)
+    seen: list[str] = []
+    with (
+        wrapped.responses.stream(model="gpt-4o", input="hi") as stream,
+        pytest.raises(compat.ServerError) as by_events,
+    ):
+        seen.extend(event.type for event in stream)
+    with (
+        wrapped.responses.stream(model="gpt-4o", input="hi") as stream,
+        pytest.raises(compat.ServerError) as by_final,
+    ):
+        stream.get_final_response()
+    assert ["response.created"] == seen
+    for caught in (by_events, by_final):
+        assert ("server_error", True) == (caught.value.code, caught.value.retryable)
+    assert 2 == len(server.requests)
+
+
+def test_a_stream_failing_at_its_first_event_is_retried_on_entry(server: FaultServer) -> None:
+    """A stream whose first event is an error object (as OpenAI-compatible servers send a
+    failure mid-stream: the SDK raises its ``APIError``) is the attempt's failure: retried
+    on entry, and ``until_done`` returns the checked stream."""
+    first = faults.answer(
+        200, {"content-type": "text/event-stream"}, f"data: {json.dumps(SERVER_ERROR)}\n\n"
+    )
+    server.script(first)
+    wrapped = client(server, max_attempts=3, initial_wait=0.01)
+    with wrapped.responses.stream(model="gpt-4o", input="hi") as stream:
+        assert stream.until_done() is stream
+        assert "completed" == stream.get_final_response().status
+    assert 2 == len(server.requests)
+
+
+def test_async_responses_stream(server: FaultServer) -> None:
+    """The async client's helper is entered with ``async with`` (it is not a coroutine): a
+    500 on entry is retried, and ``response.failed`` in the next stream raises the
+    common error from ``get_final_response``."""
+    server.script(faults.answer(500, {}, SERVER_ERROR), sse(*FAILS_MIDWAY))
+
+    async def body(wrapped: Any) -> list[str]:
+        first: list[str] = []
+
+        async def read(stream: Any) -> None:
+            async for event in stream:
+                first.append(event.type)
+
+        async with wrapped.responses.stream(model="gpt-4o", input="hi") as stream:
+            with pytest.raises(compat.ServerError):
+                await read(stream)
+        async with wrapped.responses.stream(model="gpt-4o", input="hi") as stream:
+            final = await stream.get_final_response()
+            assert "completed" == final.status
+        return first
+
+    assert ["response.created"] == run_async(server, body, max_attempts=3, initial_wait=0.01)
+    assert answered(server, 500, 200, 200)
+
+
+# ---------------------------------------------------------------------- chat.completions.stream
+
+
+@has_chat_stream
+def test_chat_completions_stream(server: FaultServer) -> None:
+    """``chat.completions.stream``: a 429 on entry is retried and the final completion is
+    read; a 400 raises the common error on entry."""
+    server.script(faults.answer(429, {"retry-after-ms": "1"}, RATE_LIMIT))
+    wrapped = client(server, max_attempts=3)
+    with (
+        compat.retry_testing(),
+        wrapped.chat.completions.stream(model="gpt-4o", messages=MESSAGES) as stream,
+    ):
+        completion = stream.get_final_completion()
+    assert completion.choices[0].message.content
+    server.script(faults.answer(400, {}, BAD))
+    with pytest.raises(compat.InvalidRequestError):  # noqa: SIM117 - entering raises
+        with wrapped.chat.completions.stream(model="gpt-4o", messages=MESSAGES):
+            pass  # pragma: no cover - entering raises
+    assert answered(server, 429, 200, 400)
+
+
+@has_chat_stream
+def test_async_chat_completions_stream(server: FaultServer) -> None:
+    """The async helper: entered with ``async with``, a 503 on entry retried, the final
+    completion read."""
+    server.script(faults.answer(503, {}, SERVER_ERROR))
+
+    async def body(wrapped: Any) -> Any:
+        async with wrapped.chat.completions.stream(model="gpt-4o", messages=MESSAGES) as stream:
+            return await stream.get_final_completion()
+
+    completion = run_async(server, body, max_attempts=3, initial_wait=0.01)
+    assert completion.choices[0].message.content
+    assert answered(server, 503, 200)
+
+
+# ---------------------------------------------------------------------- with_streaming_response
+
+
+def test_async_with_streaming_response(server: FaultServer) -> None:
+    """The async client's ``with_streaming_response`` is entered with ``async with``: a 429
+    is retried on entry, and a 401 raises the common error."""
+    server.script(faults.answer(429, {"retry-after-ms": "1"}, RATE_LIMIT))
+
+    async def body(wrapped: Any) -> int:
+        create = wrapped.with_streaming_response.chat.completions.create
+        with compat.retry_testing():
+            async with create(model="gpt-4o", messages=MESSAGES) as response:
+                status: int = response.status_code
+        server.script(faults.answer(401, {}, {"error": {"message": "bad key"}}))
+        with pytest.raises(compat.AuthenticationError):
+            async with create(model="gpt-4o", messages=MESSAGES):
+                pass  # pragma: no cover - entering raises
+        return status
+
+    assert 200 == run_async(server, body, max_attempts=2)
+    assert answered(server, 429, 200, 401)
