@@ -18,7 +18,9 @@ Streams: a failure before the first chunk is retried like any other; a failure a
 it is translated and raised, never retried (part of the answer was read). The methods
 that send their request when their result is entered (``with_streaming_response``'s and
 the stream helpers, ``responses.stream`` and ``chat.completions.stream``) keep their
-``with`` or ``async with`` form, the request sent under the policy on entry. The
+``with`` or ``async with`` form, the request sent under the policy on entry. A list's
+later pages are fetched under the policy too, and the async client's methods that send
+nothing (a paginator until it is awaited, a webhook's check) stay plain methods. The
 Responses API's ``response.failed`` and ``error`` events, which the SDK yields as
 events, are failures too; and a response whose ``status`` is ``failed`` raises,
 without a retry when it was read back (``responses.retrieve``: a background job's
@@ -425,6 +427,8 @@ class _Call:
                     )
         finally:
             operation.reset(named)
+        if _is_page(result):
+            return _Pages(result, client.policy, key)
         return result
 
     def _once(
@@ -513,6 +517,112 @@ class _AsyncCall(_Call):
         elif kw.get("stream") and hasattr(result, "__iter__"):
             result = _SyncStream(result)
         return result
+
+
+class _AsyncPlain(_AsyncCall):
+    """A method of an async client that is not a coroutine function, and so sends nothing
+    when called: a list's paginator (sent when awaited or iterated), a connection
+    manager, a webhook's signature check. Called, it is called: what it gives comes back
+    as it is (a check raises at once, as without compat), except a paginator, whose pages
+    are fetched under the policy (:class:`_AsyncPaged`)."""
+
+    __slots__ = ()
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        result = self._fn(*args, **kwargs)
+        if hasattr(type(result), "__aiter__") and hasattr(type(result), "__await__"):
+            return _AsyncPaged(self, args, kwargs)
+        return result
+
+
+class _AsyncPaged:
+    """An async list call through a wrapped client, as the SDK's paginator is: awaited, it
+    gives the first page; iterated with ``async for``, every item of every page. Each page
+    is fetched under the policy."""
+
+    __slots__ = ("_args", "_call", "_kwargs")
+
+    def __init__(self, call: _AsyncCall, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self._call, self._args, self._kwargs = call, args, kwargs
+
+    async def _first(self) -> _AsyncPages:
+        call = self._call
+        page = await _AsyncCall.__call__(call, *self._args, **self._kwargs)
+        return _AsyncPages(page, call._client.policy, call._client.target(self._kwargs))
+
+    def __await__(self) -> Any:
+        return self._first().__await__()
+
+    async def __aiter__(self) -> AsyncIterator[Any]:
+        async for item in await self._first():
+            yield item
+
+
+def _is_page(result: Any) -> bool:
+    """Whether a call's result is a page of a list (the v1+ SDK's ``SyncPage``, ``SyncCursorPage``, ...)."""
+    return hasattr(result, "get_next_page") and hasattr(result, "_get_page_items")
+
+
+class _Pages:
+    """A page of a list through a wrapped client: the pages after it (iterating it,
+    ``iter_pages()``, ``get_next_page()``) are fetched under the policy too, where the
+    SDK's page would fetch them with the client's retries off. Everything else is the
+    page's own."""
+
+    __slots__ = ("_key", "_page", "_policy")
+
+    def __init__(self, page: Any, policy: RetryPolicy, key: Hashable) -> None:
+        self._page, self._policy, self._key = page, policy, key
+
+    def get_next_page(self) -> _Pages:
+        return _Pages(
+            self._policy.call(self._page.get_next_page, target=self._key), self._policy, self._key
+        )
+
+    def iter_pages(self) -> Iterator[_Pages]:
+        page = self
+        while True:
+            yield page
+            if not page.has_next_page():
+                return
+            page = page.get_next_page()
+
+    def __iter__(self) -> Iterator[Any]:
+        for page in self.iter_pages():
+            yield from page._page._get_page_items()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._page, name)
+
+    def __repr__(self) -> str:
+        return repr(self._page)
+
+
+class _AsyncPages(_Pages):
+    """The async counterpart of :class:`_Pages` (``async for``, and coroutines for
+    ``iter_pages()`` and ``get_next_page()`` as the SDK's async pages have)."""
+
+    __slots__ = ()
+
+    async def get_next_page(self) -> _AsyncPages:  # type: ignore[override]
+        page = await self._policy.acall(self._page.get_next_page, target=self._key)
+        return _AsyncPages(page, self._policy, self._key)
+
+    async def iter_pages(self) -> AsyncIterator[_AsyncPages]:  # type: ignore[override]
+        page = self
+        while True:
+            yield page
+            if not page.has_next_page():
+                return
+            page = await page.get_next_page()
+
+    def __iter__(self) -> Iterator[Any]:
+        raise TypeError("an async list's page is read with `async for`")
+
+    async def __aiter__(self) -> AsyncIterator[Any]:
+        async for page in self.iter_pages():
+            for item in page._page._get_page_items():
+                yield item
 
 
 def _sends_on_entry(owner: Any, name: str) -> bool:
@@ -642,6 +752,8 @@ class _Proxy:
             if _sends_on_entry(self._compat_obj, name) and isinstance(client, _V1):
                 return _OnEntry(self._compat_obj, name, value, None, client)
             raw = getattr(self._compat_raw, name, None) if self._compat_raw is not None else None
+            if client.is_async and not _coroutine_function(value):
+                return _AsyncPlain(self._compat_obj, name, value, raw, client)
             if client.is_async or inspect.iscoroutinefunction(value):
                 return _AsyncCall(self._compat_obj, name, value, raw, client)
             return _Call(self._compat_obj, name, value, raw, client)
@@ -656,6 +768,12 @@ class _Proxy:
 
     def __repr__(self) -> str:
         return f"compat.wrap({self._compat_obj!r})"
+
+
+def _coroutine_function(fn: Any) -> bool:
+    """Whether *fn* is a coroutine function, or wraps one (the SDK's ``required_args`` and
+    ``deprecated`` decorators hide it behind a plain function)."""
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(inspect.unwrap(fn))
 
 
 class _Deriving:
@@ -729,7 +847,7 @@ class _Failover:
         group = self._compat_set
         path = (*self._compat_path, name)
         value = _walk(group.proxies[0], path)
-        if isinstance(value, _Call) and not isinstance(value, _OnEntry):
+        if isinstance(value, _Call) and not isinstance(value, (_OnEntry, _AsyncPlain)):
             return (_AsyncFailoverCall if group.is_async else _FailoverCall)(group, path)
         if isinstance(value, _Proxy):
             return _Failover(group, path)
@@ -794,6 +912,8 @@ class _FailoverCall:
                     )
         finally:
             operation.reset(named)
+        if _is_page(result):  # its later pages come from the deployment that gave it
+            return _Pages(result, self._group.policy, starts[at][1])
         return result
 
 
