@@ -33,7 +33,15 @@ import contextlib
 import inspect
 import math
 import sys
-from collections.abc import AsyncIterator, Hashable, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Hashable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from typing import Any, Generic, TypeVar, cast, overload
 
 from compat._parse import signal_headers
@@ -427,9 +435,7 @@ class _Call:
                     )
         finally:
             operation.reset(named)
-        if _is_page(result):
-            return _Pages(result, client.policy, key)
-        return result
+        return _paged(result, client.policy, key)
 
     def _once(
         self,
@@ -447,7 +453,7 @@ class _Call:
                 response = raw(*args, **kw)
                 http = response.http_response
                 headers = signal_headers(http.headers)
-                if kw.get("stream"):
+                if kw.get("stream") or _event_stream(http):
                     _raise(_not_a_stream(http))
                     result = _SyncStream(response.parse())
                 else:
@@ -490,6 +496,7 @@ class _AsyncCall(_Call):
         kw: dict[str, Any],
         measured: Measure | None = None,
     ) -> Any:
+        streamed = kw.get("stream")
         if raw is None:
             result = self._fn(*args, **kw)
             if inspect.isawaitable(result):
@@ -500,7 +507,8 @@ class _AsyncCall(_Call):
                 response = await raw(*args, **kw)
                 http = response.http_response
                 headers = signal_headers(http.headers)
-                if kw.get("stream"):
+                streamed = streamed or _event_stream(http)
+                if streamed:
                     _raise(_not_a_stream(http))
                 else:
                     failure = failure_in(http.status_code, http.headers, http.content)
@@ -512,43 +520,49 @@ class _AsyncCall(_Call):
                 self._client.failed(exc)
                 raise
             attempt.answered(headers, self._client.used(kw, result, measured, headers))
-        if kw.get("stream") and hasattr(result, "__aiter__"):
+        if streamed and hasattr(result, "__aiter__"):
             result = await _AsyncStream.start(result)
-        elif kw.get("stream") and hasattr(result, "__iter__"):
+        elif streamed and hasattr(result, "__iter__"):
             result = _SyncStream(result)
         return result
 
 
 class _AsyncPlain(_AsyncCall):
     """A method of an async client that is not a coroutine function, and so sends nothing
-    when called: a list's paginator (sent when awaited or iterated), a connection
-    manager, a webhook's signature check. Called, it is called: what it gives comes back
-    as it is (a check raises at once, as without compat), except a paginator, whose pages
-    are fetched under the policy (:class:`_AsyncPaged`)."""
+    when called: a list's paginator (sent when awaited or iterated), a stream helper this
+    module does not know. Called, it is called: what it gives comes back as it is, except
+    a paginator, whose pages are fetched under the policy (:class:`_AsyncPaged`)."""
 
     __slots__ = ()
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         result = self._fn(*args, **kwargs)
-        if hasattr(type(result), "__aiter__") and hasattr(type(result), "__await__"):
-            return _AsyncPaged(self, args, kwargs)
-        return result
+        if not _is_paginator(result):
+            return result
+        call = self
+
+        async def first() -> Any:
+            page = await _AsyncCall.__call__(call, *args, **kwargs)
+            return _paged(page, call._client.policy, call._client.target(kwargs))
+
+        return _AsyncPaged(first)
+
+
+def _is_paginator(result: Any) -> bool:
+    """Whether an async client's plain method gave a paginator (awaited: the first page;
+    iterated with ``async for``: every item)."""
+    return hasattr(type(result), "__aiter__") and hasattr(type(result), "__await__")
 
 
 class _AsyncPaged:
     """An async list call through a wrapped client, as the SDK's paginator is: awaited, it
-    gives the first page; iterated with ``async for``, every item of every page. Each page
-    is fetched under the policy."""
+    gives the first page; iterated with ``async for``, every item of every page. *first*
+    fetches the first page under the policy (its later pages follow, :func:`_paged`)."""
 
-    __slots__ = ("_args", "_call", "_kwargs")
+    __slots__ = ("_first",)
 
-    def __init__(self, call: _AsyncCall, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        self._call, self._args, self._kwargs = call, args, kwargs
-
-    async def _first(self) -> _AsyncPages:
-        call = self._call
-        page = await _AsyncCall.__call__(call, *self._args, **self._kwargs)
-        return _AsyncPages(page, call._client.policy, call._client.target(self._kwargs))
+    def __init__(self, first: Callable[[], Awaitable[Any]]) -> None:
+        self._first = first
 
     def __await__(self) -> Any:
         return self._first().__await__()
@@ -559,83 +573,118 @@ class _AsyncPaged:
 
 
 def _is_page(result: Any) -> bool:
-    """Whether a call's result is a page of a list (the v1+ SDK's ``SyncPage``, ``SyncCursorPage``, ...)."""
-    return hasattr(result, "get_next_page") and hasattr(result, "_get_page_items")
+    """Whether a call's result is a page of a list (the v1+ SDK's ``SyncPage``,
+    ``AsyncCursorPage``, ...): it fetches the next page through its ``_client``."""
+    return hasattr(result, "get_next_page") and hasattr(result, "_client")
 
 
-class _Pages:
-    """A page of a list through a wrapped client: the pages after it (iterating it,
-    ``iter_pages()``, ``get_next_page()``) are fetched under the policy too, where the
-    SDK's page would fetch them with the client's retries off. Everything else is the
-    page's own."""
+def _paged(page: Any, policy: RetryPolicy, key: Hashable) -> Any:
+    """*page*, its later pages fetched under *policy* for *key*: the page keeps its type and
+    its methods, and the client it asks for the next page (the SDK's, with its retries
+    off) is put behind the policy. Any other result comes back as it is."""
+    if _is_page(page):
+        client = page._client
+        if not isinstance(client, _Paging):
+            page._client = (_AsyncPaging if _is_async_client(client) else _Paging)(
+                client, policy, key
+            )
+    return page
 
-    __slots__ = ("_key", "_page", "_policy")
 
-    def __init__(self, page: Any, policy: RetryPolicy, key: Hashable) -> None:
-        self._page, self._policy, self._key = page, policy, key
+def _is_async_client(client: Any) -> bool:
+    """Whether an SDK client is an async one (``AsyncOpenAI``, ``AsyncAzureOpenAI``)."""
+    return type(client).__name__.startswith("Async")
 
-    def get_next_page(self) -> _Pages:
-        return _Pages(
-            self._policy.call(self._page.get_next_page, target=self._key), self._policy, self._key
-        )
 
-    def iter_pages(self) -> Iterator[_Pages]:
-        page = self
-        while True:
-            yield page
-            if not page.has_next_page():
-                return
-            page = page.get_next_page()
+class _Paging:
+    """The client a page of a wrapped client asks for the next page: the SDK's own, whose
+    ``_request_api_list`` is called under the policy (the page it gives asks this one in
+    turn). Everything else is the SDK client's."""
 
-    def __iter__(self) -> Iterator[Any]:
-        for page in self.iter_pages():
-            yield from page._page._get_page_items()
+    __slots__ = ("_compat_client", "_compat_key", "_compat_policy")
+
+    def __init__(self, client: Any, policy: RetryPolicy, key: Hashable) -> None:
+        self._compat_client, self._compat_policy, self._compat_key = client, policy, key
+
+    def _request_api_list(self, *args: Any, **kwargs: Any) -> Any:
+        client, policy = self._compat_client, self._compat_policy
+        for attempt in policy.attempts(target=self._compat_key):
+            with attempt:
+                page = client._request_api_list(*args, **kwargs)
+        page._client = self
+        return page
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._page, name)
+        if name.startswith("_compat_"):
+            raise AttributeError(name)
+        return getattr(self._compat_client, name)
 
-    def __repr__(self) -> str:
-        return repr(self._page)
 
-
-class _AsyncPages(_Pages):
-    """The async counterpart of :class:`_Pages` (``async for``, and coroutines for
-    ``iter_pages()`` and ``get_next_page()`` as the SDK's async pages have)."""
-
+class _AsyncPaging(_Paging):
     __slots__ = ()
 
-    async def get_next_page(self) -> _AsyncPages:  # type: ignore[override]
-        page = await self._policy.acall(self._page.get_next_page, target=self._key)
-        return _AsyncPages(page, self._policy, self._key)
+    async def _request_api_list(self, *args: Any, **kwargs: Any) -> Any:
+        client, policy = self._compat_client, self._compat_policy
+        loop = policy.aattempts(target=self._compat_key)
+        try:
+            async for attempt in loop:
+                async with attempt:
+                    page = await client._request_api_list(*args, **kwargs)
+        finally:
+            await cast(Any, loop).aclose()
+        page._client = self
+        return page
 
-    async def iter_pages(self) -> AsyncIterator[_AsyncPages]:  # type: ignore[override]
-        page = self
-        while True:
-            yield page
-            if not page.has_next_page():
-                return
-            page = await page.get_next_page()
 
-    def __iter__(self) -> Iterator[Any]:
-        raise TypeError("an async list's page is read with `async for`")
+#: The stream helpers, by resource class (its async twin's name without ``Async``) and
+#: method: they return a stream manager, which sends the request when it is entered.
+_STREAM_HELPERS = frozenset(
+    {
+        ("Responses", "stream"),
+        ("Completions", "stream"),  # chat.completions; the legacy completions have none
+        ("Runs", "stream"),
+        ("Runs", "create_and_stream"),
+        ("Runs", "submit_tool_outputs_stream"),
+        ("Threads", "create_and_run_stream"),
+    }
+)
+#: Of those, the helpers whose stream is made anew on each entry: its first event is read
+#: inside the attempt, so that a failure there is retried. (The Assistants' helpers bind
+#: the caller's event handler, which cannot be bound twice.)
+_FIRST_EVENT_READ = frozenset({("Responses", "stream"), ("Completions", "stream")})
+#: Methods of a v1+ client that send nothing (a webhook's check, a connection manager, a
+#: result's artifacts): called as they are, with no policy and no timeout added.
+_LOCAL = frozenset({"verify_signature", "unwrap", "connect", "for_result"})
 
-    async def __aiter__(self) -> AsyncIterator[Any]:
-        async for page in self.iter_pages():
-            for item in page._page._get_page_items():
-                yield item
+
+def _helper(owner: Any, name: str) -> tuple[str, str] | None:
+    """The stream helper *owner*'s method *name* is (a key of :data:`_STREAM_HELPERS`), or
+    ``None``."""
+    cls = type(owner).__name__
+    key = (cls[5:] if cls.startswith("Async") else cls, name)
+    return key if key in _STREAM_HELPERS else None
 
 
 def _sends_on_entry(owner: Any, name: str) -> bool:
     """Whether *owner*'s method *name* returns a context manager that sends the request
-    when it is entered: the methods of a ``with_streaming_response`` resource, and the
-    stream helpers (``responses.stream``, ``chat.completions.stream``, the Assistants'
-    ``runs.stream`` and ``..._stream``), which return a stream manager."""
-    return _stream_helper(name) or type(owner).__name__.endswith("WithStreamingResponse")
+    when it is entered: a stream helper, or a method of a ``with_streaming_response``
+    resource."""
+    return _helper(owner, name) is not None or type(owner).__name__.endswith(
+        "WithStreamingResponse"
+    )
 
 
-def _stream_helper(name: str) -> bool:
-    """Whether a method of a v1+ resource named *name* is a stream helper."""
-    return name == "stream" or name.endswith("_stream")
+def _event_stream(http: Any) -> bool:
+    """Whether an answer is read as a stream (an endpoint that streams without being asked
+    with ``stream=True``): it is a stream of server-sent events, or the SDK left its body
+    unread for its stream to read."""
+    if "event-stream" in http.headers.get("content-type", ""):
+        return True
+    try:
+        http.content  # noqa: B018 - read only to learn whether it was read
+    except Exception as exc:  # noqa: BLE001 - httpx's ResponseNotRead: a stream's body
+        return type(exc).__name__ == "ResponseNotRead"
+    return False
 
 
 def _not_a_stream(http: Any) -> Any:
@@ -657,37 +706,51 @@ class _OnEntry(_Call):
     __slots__ = ()
 
     def __call__(self, *args: Any, **kwargs: Any) -> _Streaming:
-        return _Streaming(self, args, kwargs)
+        return _Streaming([self], [kwargs], self._client.policy, args)
 
 
 class _Streaming:
     """What a :class:`_OnEntry` method gives: entering it (``with`` or ``async with``)
     sends the request under the policy, and a failure on the way in is retried like any
-    other. A stream helper's stream has its first event read inside the attempt too, and
-    comes back checked (:class:`_SyncStream`, :class:`_AsyncStream`): a failure event or
-    a failure while it is read raises the common error, also from its ``until_done`` and
-    ``get_final_...`` methods."""
+    other (over a failover client's deployments, each sent its own form of the request).
+    A stream helper's stream comes back checked (:class:`_SyncStream`,
+    :class:`_AsyncStream`): a failure event or a failure while it is read raises the
+    common error, also from its ``until_done`` and ``get_final_...`` methods; the
+    Responses and chat helpers have their first event read inside the attempt too."""
 
-    def __init__(self, call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        self._call, self._args, self._kwargs = call, args, kwargs
+    def __init__(
+        self,
+        calls: list[_OnEntry],
+        requests: list[dict[str, Any]],
+        policy: RetryPolicy,
+        args: tuple[Any, ...],
+    ) -> None:
+        self._calls, self._requests, self._policy, self._args = calls, requests, policy, args
         self._manager: Any = None
+        helper = _helper(calls[0]._owner, calls[0]._name)
+        self._checked = helper is not None
+        self._first = helper in _FIRST_EVENT_READ
+
+    def _where(self) -> dict[str, Any]:
+        targets = [call._client.target(kw) for call, kw in zip(self._calls, self._requests)]
+        return {"targets": targets} if len(targets) > 1 else {"target": targets[0]}
 
     def _open(self, attempt: Attempt) -> Any:
-        call = self._call
-        kwargs = call._client.arguments(self._kwargs, attempt)
-        return call._fn(*self._args, **kwargs)
+        at = attempt.deployment
+        call = self._calls[at]
+        return call._fn(*self._args, **call._client.arguments(self._requests[at], attempt))
 
     def __enter__(self) -> Any:
-        call = self._call
-        named = operation.set(_operation(call._owner, call._name))
+        first = self._calls[0]
+        named = operation.set(_operation(first._owner, first._name))
         try:
-            for attempt in call._client.policy.attempts(target=call._client.target(self._kwargs)):
+            for attempt in self._policy.attempts(**self._where()):
                 with attempt:
                     manager = self._open(attempt)
                     entered = manager.__enter__()
-                    if _stream_helper(call._name):
+                    if self._checked:
                         try:
-                            entered = _SyncStream(entered)
+                            entered = _SyncStream(entered, first=self._first)
                         except BaseException:
                             manager.__exit__(*sys.exc_info())
                             raise
@@ -700,17 +763,17 @@ class _Streaming:
         return self._manager.__exit__(*exc_info)
 
     async def __aenter__(self) -> Any:
-        call = self._call
-        named = operation.set(_operation(call._owner, call._name))
-        loop = call._client.policy.aattempts(target=call._client.target(self._kwargs))
+        first = self._calls[0]
+        named = operation.set(_operation(first._owner, first._name))
+        loop = self._policy.aattempts(**self._where())
         try:
             async for attempt in loop:
                 async with attempt:
                     manager = self._open(attempt)
                     entered = await manager.__aenter__()
-                    if _stream_helper(call._name):
+                    if self._checked:
                         try:
-                            entered = await _AsyncStream.start(entered)
+                            entered = await _AsyncStream.start(entered, first=self._first)
                         except BaseException:
                             await manager.__aexit__(*sys.exc_info())
                             raise
@@ -749,8 +812,11 @@ class _Proxy:
                     return _Deriving(value, client)
                 if name not in _REQUESTING or not isinstance(client, _V1):
                     return value  # close(), auth headers, ...: not API calls
-            if _sends_on_entry(self._compat_obj, name) and isinstance(client, _V1):
-                return _OnEntry(self._compat_obj, name, value, None, client)
+            if isinstance(client, _V1):
+                if name in _LOCAL:
+                    return value  # sends nothing: a webhook's check, a connection manager
+                if _sends_on_entry(self._compat_obj, name):
+                    return _OnEntry(self._compat_obj, name, value, None, client)
             raw = getattr(self._compat_raw, name, None) if self._compat_raw is not None else None
             if client.is_async and not _coroutine_function(value):
                 return _AsyncPlain(self._compat_obj, name, value, raw, client)
@@ -847,7 +913,11 @@ class _Failover:
         group = self._compat_set
         path = (*self._compat_path, name)
         value = _walk(group.proxies[0], path)
-        if isinstance(value, _Call) and not isinstance(value, (_OnEntry, _AsyncPlain)):
+        if isinstance(value, _OnEntry):
+            return _FailoverOnEntry(group, path)
+        if isinstance(value, _AsyncPlain):
+            return _AsyncFailoverPlain(group, path)
+        if isinstance(value, _Call):
             return (_AsyncFailoverCall if group.is_async else _FailoverCall)(group, path)
         if isinstance(value, _Proxy):
             return _Failover(group, path)
@@ -912,15 +982,19 @@ class _FailoverCall:
                     )
         finally:
             operation.reset(named)
-        if _is_page(result):  # its later pages come from the deployment that gave it
-            return _Pages(result, self._group.policy, starts[at][1])
-        return result
+        # A page's later pages come from the deployment that gave it.
+        return _paged(result, self._group.policy, starts[at][1])
 
 
 class _AsyncFailoverCall(_FailoverCall):
     __slots__ = ()
 
     async def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        result, _ = await self._run(args, kwargs)
+        return result
+
+    async def _run(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Hashable]:
+        """The call's result, and the target of the deployment that gave it."""
         calls, requests, starts = self._plan(kwargs)
         named = operation.set(_operation(calls[0]._owner, calls[0]._name))
         loop = self._group.policy.aattempts(
@@ -941,7 +1015,40 @@ class _AsyncFailoverCall(_FailoverCall):
         finally:
             await cast(Any, loop).aclose()
             operation.reset(named)
-        return result
+        return result, starts[at][1]
+
+
+class _AsyncFailoverPlain(_FailoverCall):
+    """A plain method of an async failover client (:class:`_AsyncPlain`): a list's pages
+    fail over like any call; anything else is the first deployment's."""
+
+    __slots__ = ()
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        result = _walk(self._group.proxies[0]._compat_obj, self._path)(*args, **kwargs)
+        if not _is_paginator(result):
+            return result
+        failover = _AsyncFailoverCall(self._group, self._path)
+        policy = self._group.policy
+
+        async def first() -> Any:
+            page, key = await failover._run(args, kwargs)
+            return _paged(page, policy, key)
+
+        return _AsyncPaged(first)
+
+
+class _FailoverOnEntry(_FailoverCall):
+    """A method of a failover client that sends on entry (:class:`_OnEntry`): entering its
+    result fails over like any call, each deployment sent its form of the request."""
+
+    __slots__ = ()
+
+    def __call__(self, *args: Any, **kwargs: Any) -> _Streaming:
+        group = self._group
+        calls = [_walk(proxy, self._path) for proxy in group.proxies]
+        requests = [d.request(kwargs) for d in group.deployments]
+        return _Streaming(calls, requests, group.policy, args)
 
 
 # ------------------------------------------------------------------------------ streams
@@ -958,14 +1065,15 @@ def _raise_translated(exc: Exception) -> None:
 class _SyncStream:
     """A stream whose first chunk was read inside the attempt; later failures are translated."""
 
-    def __init__(self, stream: Any) -> None:
+    def __init__(self, stream: Any, first: bool = True) -> None:
         self._stream = stream
         self._iterator = iter(stream)
         self._pending: list[Any] = []
-        with contextlib.suppress(StopIteration):
-            first = next(self._iterator)
-            self._check(first)
-            self._pending.append(first)
+        if first:
+            with contextlib.suppress(StopIteration):
+                item = next(self._iterator)
+                self._check(item)
+                self._pending.append(item)
 
     def __iter__(self) -> Iterator[Any]:
         return self
@@ -1030,12 +1138,14 @@ class _AsyncStream:
         self._pending: list[Any] = []
 
     @classmethod
-    async def start(cls, stream: Any) -> _AsyncStream:
+    async def start(cls, stream: Any, first: bool = True) -> _AsyncStream:
+        """The checked stream, its first event read when *first*."""
         self = cls(stream)
-        with contextlib.suppress(StopAsyncIteration):
-            first = await self._iterator.__anext__()
-            await self._check(first)
-            self._pending.append(first)
+        if first:
+            with contextlib.suppress(StopAsyncIteration):
+                item = await self._iterator.__anext__()
+                await self._check(item)
+                self._pending.append(item)
         return self
 
     def __aiter__(self) -> AsyncIterator[Any]:

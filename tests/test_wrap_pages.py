@@ -7,6 +7,7 @@ is called, not turned into a coroutine. Counted on the loopback fault server."""
 from __future__ import annotations
 
 import asyncio
+import copy
 from typing import Any
 
 import pytest
@@ -165,3 +166,72 @@ def test_a_failover_clients_list_reads_later_pages_where_the_first_came_from(
         assert ["batch_1", "batch_2", "batch_3"] == ids
         assert (1, 3) == (len(server.requests), len(other.requests))
         assert [None, "batch_2", "batch_2"] == after(other)
+
+
+def test_a_page_keeps_its_type(server: FaultServer) -> None:
+    """The page a wrapped client's list gives is the SDK's own page (its type, copies and
+    fields), only its later pages fetched under the policy."""
+    server.script(faults.answer(200, {}, batches("batch_1", more=False)))
+    page = sync_client(server).batches.list()
+    assert isinstance(page, openai.pagination.SyncCursorPage)
+    assert ["batch_1"] == [batch.id for batch in copy.copy(page).data]
+    assert not page.has_next_page()
+
+
+def test_an_async_failover_clients_list_fails_over(server: FaultServer) -> None:
+    """Through ``compat.wrap([a, b])`` of async clients, a list fails over like any call: the
+    first deployment out of quota, its pages come from the second."""
+    with FaultServer() as other:
+        server.script(faults.quota_exceeded(), times=5)
+        other.script(*TWO_PAGES)
+
+        async def main() -> list[str]:
+            deployments = [
+                openai.AsyncOpenAI(base_url=where.url + "/v1", api_key="sk-test")
+                for where in (server, other)
+            ]
+            try:
+                client = compat.wrap(deployments, compat.RetryPolicy(max_attempts=4))
+                with compat.retry_testing():
+                    return [batch.id async for batch in client.batches.list()]
+            finally:
+                for deployment in deployments:
+                    await deployment.close()
+
+        assert ["batch_1", "batch_2", "batch_3"] == asyncio.run(main())
+        assert [None, "batch_2", "batch_2"] == after(other)
+
+
+def test_an_endpoint_that_streams_unasked_is_read_as_a_stream(server: FaultServer) -> None:
+    """An endpoint whose answer the SDK reads as a stream without ``stream=True`` (openai
+    3.x's ``beta.agents.sessions.events.stream``) gives its stream through compat.wrap,
+    sync and async, as it does without compat (its body was read as a whole, which
+    raised httpx's ResponseNotRead)."""
+    events = getattr(
+        getattr(getattr(openai.OpenAI(api_key="x").beta, "agents", None), "sessions", None),
+        "events",
+        None,
+    )
+    if events is None or not hasattr(events, "stream"):
+        pytest.skip("the SDK has no beta.agents.sessions.events.stream")
+    stream = sync_client(server).beta.agents.sessions.events.stream("sess_1")
+    assert [] == list(stream)
+
+    async def body(client: Any) -> list[Any]:
+        return [event async for event in await client.beta.agents.sessions.events.stream("s")]
+
+    assert [] == run_async(server, body)
+    assert 2 == len(server.requests)
+
+
+def test_the_sync_clients_signature_check_is_called_as_it_is() -> None:
+    """``webhooks.verify_signature`` of a sync client sends nothing: under a policy with a
+    deadline it is called as it is (it was given the attempt's ``timeout`` argument,
+    which it does not take)."""
+    raw = track(openai.OpenAI(api_key="sk-test", webhook_secret="whsec_" + "c2VjcmV0" * 4))
+    if not hasattr(getattr(raw, "webhooks", None), "verify_signature"):
+        pytest.skip("the SDK has no webhook signature check")
+    headers = {"webhook-id": "wh_1", "webhook-timestamp": "1", "webhook-signature": "v1,forged"}
+    wrapped = compat.wrap(raw, compat.RetryPolicy(deadline=30.0))
+    with pytest.raises(openai.InvalidWebhookSignatureError):
+        wrapped.webhooks.verify_signature('{"type": "batch.completed"}', headers)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import warnings
 from typing import Any
 
 import pytest
@@ -215,3 +216,50 @@ def test_async_with_streaming_response(server: FaultServer) -> None:
 
     assert 200 == run_async(server, body, max_attempts=2)
     assert answered(server, 429, 200, 401)
+
+
+# ---------------------------------------------------------------------- failover, Assistants
+
+
+def test_a_failover_clients_stream_helper_fails_over_with_each_deployments_request(
+    server: FaultServer,
+) -> None:
+    """Through ``compat.wrap([Deployment(a, models=...), b])``, ``responses.stream`` sends the
+    first deployment its own model name, and moves to the second when the first is out
+    of quota."""
+    with FaultServer() as other:
+        first = track(openai.OpenAI(base_url=server.url + "/v1", api_key="sk-a"))
+        second = track(openai.OpenAI(base_url=other.url + "/v1", api_key="sk-b"))
+        client = compat.wrap([compat.Deployment(first, models={"gpt-4o": "prod-4o"}), second])
+        with compat.retry_testing():
+            with client.responses.stream(model="gpt-4o", input="hi") as stream:
+                assert "completed" == stream.get_final_response().status
+            server.script(faults.quota_exceeded(), times=5)
+            with client.responses.stream(model="gpt-4o", input="hi") as stream:
+                assert "completed" == stream.get_final_response().status
+        assert ["prod-4o", "prod-4o"] == [request.model for request in server.requests]
+        assert ["gpt-4o"] == [request.model for request in other.requests]
+
+
+def test_an_assistants_stream_cut_before_its_first_event_is_not_sent_again() -> None:
+    """The Assistants' helpers bind the caller's event handler, which cannot be bound twice:
+    their stream is entered under the policy but its first event is not read there, so a
+    stream cut before any event raises the common error while it is read, after one
+    request (re-entering would have sent the run again, then failed on the handler)."""
+    handlers = pytest.importorskip("openai.lib.streaming")
+    with FaultServer() as server:
+        server.script(faults.stream_reset(after=0))
+        client = track(openai.OpenAI(base_url=server.url + "/v1", api_key="sk-test"))
+        wrapped = compat.wrap(client, compat.RetryPolicy(max_attempts=3))
+
+        def run() -> None:
+            handler = handlers.AssistantEventHandler()
+            runs = wrapped.beta.threads.runs
+            with runs.stream(thread_id="t", assistant_id="a", event_handler=handler) as stream:
+                stream.until_done()
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # the SDK deprecates Assistants
+            with pytest.raises(compat.APIConnectionError):
+                run()
+        assert 1 == len(server.requests)
