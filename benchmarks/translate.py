@@ -20,6 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _figures import per_call, spread
 
 import compat
+from compat._errors import ERROR_CLASSES
+from compat._kinds import ErrorKind
+from compat._sources import tables
 from compat.testing import FaultServer
 from tests.bodies import CASES
 
@@ -97,6 +100,56 @@ def litellm_cost(
     )
 
 
+def least_reading(exc: Any) -> Any:
+    """The least any translation of a v1+ SDK error does, for reference beside the floor:
+    the status, the error object's code, type, param and message, two headers (the wait
+    and the request id), one table lookup (the code's row, else the status's), and the
+    error built. No phrase table, no nested errors, no envelopes, no provider marks, no
+    wait read from the text: every such reading compat does is on top of this."""
+    rows = tables()
+    status = exc.status_code
+    body = exc.body
+    error = body["error"] if type(body.get("error")) is dict else body
+    headers = {}
+    for _, name, value in exc.response.headers._list:
+        if name in (b"retry-after", b"x-request-id"):
+            headers[name] = value.decode("latin-1")
+    code = error.get("code")
+    found = rows.codes.get(code.lower()) if type(code) is str else None
+    row = found[0] if found else rows.statuses.get(status)
+    kind = row.kind if row is not None else ErrorKind.SERVER_ERROR
+    wait = headers.get(b"retry-after")
+    return ERROR_CLASSES[kind]._make(
+        {
+            "kind": kind,
+            "_message": error.get("message") or exc.message,
+            "retryable": None if row is None else row.retryable,
+            "status": status,
+            "code": code,
+            "request_id": headers.get(b"x-request-id"),
+            "retry_after": float(wait) if wait and wait.isdigit() else None,
+            "provider": "openai",
+            "type": error.get("type"),
+            "param": error.get("param"),
+            "_raw_headers": exc.response.headers,
+            "_raw_body": body,
+        }
+    )
+
+
+def least(cases: list[tuple[str, BaseException]]) -> None:
+    """:func:`least_reading` beside compat.translate, on the cases whose body the SDK
+    parsed into an object (the others have no error object to read)."""
+    parsed = [exc for _, exc in cases if isinstance(getattr(exc, "body", None), dict)]
+    if not parsed or not hasattr(parsed[0], "response"):
+        return
+    lows = [statistics.median(us_per_call(lambda e=e: least_reading(e), 2000)) for e in parsed]
+    full = [statistics.median(us_per_call(lambda e=e: compat.translate(e), 2000)) for e in parsed]
+    print(f"\nthe least reading, for reference ({len(parsed)} cases whose body is an object)")
+    print(f"  {'status, code, 2 headers, 1 row, the error':<44} {statistics.median(lows):8.2f} µs")
+    print(f"  {'compat.translate on the same cases':<44} {statistics.median(full):8.2f} µs")
+
+
 def floor() -> list[float]:
     def raise_and_catch() -> None:
         try:
@@ -122,6 +175,7 @@ def main() -> None:
         all_figures.append(statistics.median(figures))
         show(name[:44], figures, reference)
     print(f"  {'median over all cases':<44} {statistics.median(all_figures):8.2f} µs")
+    least(sdk_exceptions())
     litellm_cost(sdk_exceptions(), reference, statistics.median(all_figures))
     print("\ncompat.from_response(raw bytes)")
     raw_figures = []
