@@ -33,6 +33,7 @@ import contextlib
 import inspect
 import math
 import sys
+import uuid
 from collections.abc import (
     AsyncIterator,
     Awaitable,
@@ -453,12 +454,11 @@ class _Call:
                 response = raw(*args, **kw)
                 http = response.http_response
                 headers = signal_headers(http.headers)
-                if kw.get("stream") or _event_stream(http):
+                if kw.get("stream") or _left_unread(http):
                     _raise(_not_a_stream(http))
                     result = _SyncStream(response.parse())
                 else:
-                    failure = failure_in(http.status_code, http.headers, http.content)
-                    _raise(_stored(failure) if self._name == "retrieve" else failure)
+                    _raise(_answer_failure(self._name, response, http))
                     result = response.parse()
             except Exception as exc:
                 self._client.failed(exc)
@@ -507,12 +507,11 @@ class _AsyncCall(_Call):
                 response = await raw(*args, **kw)
                 http = response.http_response
                 headers = signal_headers(http.headers)
-                streamed = streamed or _event_stream(http)
+                streamed = streamed or _left_unread(http)
                 if streamed:
                     _raise(_not_a_stream(http))
                 else:
-                    failure = failure_in(http.status_code, http.headers, http.content)
-                    _raise(_stored(failure) if self._name == "retrieve" else failure)
+                    _raise(_answer_failure(self._name, response, http))
                 result = response.parse()
                 if inspect.isawaitable(result):
                     result = await result
@@ -646,6 +645,7 @@ _STREAM_HELPERS = frozenset(
         ("Runs", "create_and_stream"),
         ("Runs", "submit_tool_outputs_stream"),
         ("Threads", "create_and_run_stream"),
+        ("Sessions", "stream"),  # openai 3.x's beta.agents.sessions.stream
     }
 )
 #: Of those, the helpers whose stream is made anew on each entry: its first event is read
@@ -653,7 +653,8 @@ _STREAM_HELPERS = frozenset(
 #: the caller's event handler, which cannot be bound twice.)
 _FIRST_EVENT_READ = frozenset({("Responses", "stream"), ("Completions", "stream")})
 #: Methods of a v1+ client that send nothing (a webhook's check, a connection manager, a
-#: result's artifacts): called as they are, with no policy and no timeout added.
+#: result's artifacts, whose own downloads are the SDK's): called as they are, with no
+#: policy and no timeout added.
 _LOCAL = frozenset({"verify_signature", "unwrap", "connect", "for_result"})
 
 
@@ -674,17 +675,29 @@ def _sends_on_entry(owner: Any, name: str) -> bool:
     )
 
 
-def _event_stream(http: Any) -> bool:
-    """Whether an answer is read as a stream (an endpoint that streams without being asked
-    with ``stream=True``): it is a stream of server-sent events, or the SDK left its body
-    unread for its stream to read."""
-    if "event-stream" in http.headers.get("content-type", ""):
-        return True
+def _left_unread(http: Any) -> bool:
+    """Whether the SDK left an answer's body unread for its stream to read: an endpoint
+    that streams without being asked with ``stream=True``."""
     try:
         http.content  # noqa: B018 - read only to learn whether it was read
     except Exception as exc:  # noqa: BLE001 - httpx's ResponseNotRead: a stream's body
         return type(exc).__name__ == "ResponseNotRead"
     return False
+
+
+#: What the SDK gives as the answer's raw content, not parsed from JSON (a file's
+#: content, speech, a download): such a body is the result, whatever it holds.
+_RAW_RESULTS = frozenset({"bytes", "str", "HttpxBinaryResponseContent"})
+
+
+def _answer_failure(name: str, response: Any, http: Any) -> Any:
+    """The common error of an answer that came as a success but is a failure, else
+    ``None``. A call whose result is the raw content (a file, speech) has none; a failed
+    result read back is not retried."""
+    if getattr(getattr(response, "_cast_to", None), "__name__", None) in _RAW_RESULTS:
+        return None
+    failure = failure_in(http.status_code, http.headers, http.content)
+    return _stored(failure) if name == "retrieve" else failure
 
 
 def _not_a_stream(http: Any) -> Any:
@@ -706,7 +719,21 @@ class _OnEntry(_Call):
     __slots__ = ()
 
     def __call__(self, *args: Any, **kwargs: Any) -> _Streaming:
-        return _Streaming([self], [kwargs], self._client.policy, args)
+        return _Streaming([self], [_idempotent(self._fn, kwargs)], self._client.policy, args)
+
+
+def _idempotent(fn: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """*kwargs* with one idempotency key for every attempt, when *fn* takes one and the
+    caller gave none: re-entering a helper that submits input (openai 3.x's agent
+    sessions) then sends it again under the same key, which the server recognises, as
+    the SDK's own retries do."""
+    if "idempotency_key" in kwargs:
+        return kwargs
+    try:
+        takes = "idempotency_key" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):  # no signature to read
+        return kwargs
+    return {**kwargs, "idempotency_key": f"compat-retry-{uuid.uuid4()}"} if takes else kwargs
 
 
 class _Streaming:
@@ -1047,7 +1074,8 @@ class _FailoverOnEntry(_FailoverCall):
     def __call__(self, *args: Any, **kwargs: Any) -> _Streaming:
         group = self._group
         calls = [_walk(proxy, self._path) for proxy in group.proxies]
-        requests = [d.request(kwargs) for d in group.deployments]
+        asked = _idempotent(calls[0]._fn, kwargs)
+        requests = [d.request(asked) for d in group.deployments]
         return _Streaming(calls, requests, group.policy, args)
 
 
@@ -1122,11 +1150,24 @@ class _SyncStream:
         return drained
 
 
+#: The stream helpers' methods that read the stream to its end themselves: it is read
+#: through the checked stream first, so that a failure in it raises the common error.
+#: (openai 3.x's agent sessions' ``get_final_result`` must read a fresh stream itself.)
+_DRAINING = frozenset(
+    {
+        "until_done",
+        "get_final_response",
+        "get_final_completion",
+        "get_final_run",
+        "get_final_messages",
+        "get_final_run_steps",
+    }
+)
+
+
 def _drains(name: str, value: Any) -> bool:
-    """Whether a stream helper's method *name* reads the stream to its end itself
-    (``until_done``, ``get_final_response``, ``get_final_completion``, ...): through the
-    checked stream first, so that a failure in it raises the common error."""
-    return (name == "until_done" or name.startswith("get_final_")) and callable(value)
+    """Whether a stream helper's method *name* is one of :data:`_DRAINING`."""
+    return name in _DRAINING and callable(value)
 
 
 class _AsyncStream:
