@@ -573,8 +573,9 @@ class _AsyncPaged:
 
 def _is_page(result: Any) -> bool:
     """Whether a call's result is a page of a list (the v1+ SDK's ``SyncPage``,
-    ``AsyncCursorPage``, ...): it fetches the next page through its ``_client``."""
-    return hasattr(result, "get_next_page") and hasattr(result, "_client")
+    ``AsyncCursorPage``, ...): it fetches the next page through its ``_client``. (Asked
+    of the class first: one lookup for every result that is not a page.)"""
+    return hasattr(type(result), "get_next_page") and hasattr(result, "_client")
 
 
 def _paged(page: Any, policy: RetryPolicy, key: Hashable) -> Any:
@@ -839,17 +840,14 @@ class _Proxy:
                     return _Deriving(value, client)
                 if name not in _REQUESTING or not isinstance(client, _V1):
                     return value  # close(), auth headers, ...: not API calls
-            if isinstance(client, _V1):
-                if name in _LOCAL:
-                    return value  # sends nothing: a webhook's check, a connection manager
-                if _sends_on_entry(self._compat_obj, name):
-                    return _OnEntry(self._compat_obj, name, value, None, client)
-            raw = getattr(self._compat_raw, name, None) if self._compat_raw is not None else None
-            if client.is_async and not _coroutine_function(value):
-                return _AsyncPlain(self._compat_obj, name, value, raw, client)
-            if client.is_async or inspect.iscoroutinefunction(value):
-                return _AsyncCall(self._compat_obj, name, value, raw, client)
-            return _Call(self._compat_obj, name, value, raw, client)
+            owner = self._compat_obj
+            kind = _kind_of_call(owner, name, value, client)
+            if kind is None:
+                return value  # sends nothing: a webhook's check, a connection manager
+            raw = None
+            if kind is not _OnEntry and self._compat_raw is not None:
+                raw = getattr(self._compat_raw, name, None)
+            return kind(owner, name, value, raw, client)
         module = type(value).__module__ or ""
         if module.startswith(("openai.", "openai_")) or inspect.isclass(value):
             raw = getattr(self._compat_raw, name, None) if self._compat_raw is not None else None
@@ -861,6 +859,37 @@ class _Proxy:
 
     def __repr__(self) -> str:
         return f"compat.wrap({self._compat_obj!r})"
+
+
+#: :func:`_kind_of_call`'s answers, by the resource (its class, or itself for the legacy
+#: SDK's resource classes), the method's name, and whether the client is async.
+_KINDS_OF_CALL: dict[tuple[Any, str, bool, bool], type[_Call] | None] = {}
+
+
+def _kind_of_call(owner: Any, name: str, value: Any, client: _Client) -> type[_Call] | None:
+    """Which call a wrapped client's API method *name* of *owner* becomes, or ``None`` for a
+    method that sends nothing (returned as it is). Decided once per resource class and
+    method: the SDK's methods do not change between calls."""
+    v1 = isinstance(client, _V1)
+    key = (owner if inspect.isclass(owner) else type(owner), name, client.is_async, v1)
+    try:
+        return _KINDS_OF_CALL[key]
+    except KeyError:
+        pass
+    kind: type[_Call] | None
+    if v1 and name in _LOCAL:
+        kind = None
+    elif v1 and _sends_on_entry(owner, name):
+        kind = _OnEntry
+    elif client.is_async and not _coroutine_function(value):
+        kind = _AsyncPlain
+    elif client.is_async or inspect.iscoroutinefunction(value):
+        kind = _AsyncCall
+    else:
+        kind = _Call
+    if len(_KINDS_OF_CALL) < 4096:
+        _KINDS_OF_CALL[key] = kind
+    return kind
 
 
 def _coroutine_function(fn: Any) -> bool:
