@@ -212,7 +212,7 @@ class _Client:
 class _V1(_Client):
     def __init__(self, client: Any, policy: RetryPolicy) -> None:
         self.policy = policy
-        self.is_async = type(client).__name__.startswith("Async")
+        self.is_async = _is_async_client(client)
         provider = "azure" if "Azure" in type(client).__name__ else "openai"
         api_key = getattr(client, "api_key", "")
         for secret in (api_key, getattr(client, "_azure_ad_token", None)):
@@ -607,10 +607,8 @@ class _Paging:
         self._compat_client, self._compat_policy, self._compat_key = client, policy, key
 
     def _request_api_list(self, *args: Any, **kwargs: Any) -> Any:
-        client, policy = self._compat_client, self._compat_policy
-        for attempt in policy.attempts(target=self._compat_key):
-            with attempt:
-                page = client._request_api_list(*args, **kwargs)
+        fetch = self._compat_client._request_api_list
+        page = self._compat_policy.call(fetch, *args, target=self._compat_key, **kwargs)
         page._client = self
         return page
 
@@ -624,14 +622,8 @@ class _AsyncPaging(_Paging):
     __slots__ = ()
 
     async def _request_api_list(self, *args: Any, **kwargs: Any) -> Any:
-        client, policy = self._compat_client, self._compat_policy
-        loop = policy.aattempts(target=self._compat_key)
-        try:
-            async for attempt in loop:
-                async with attempt:
-                    page = await client._request_api_list(*args, **kwargs)
-        finally:
-            await cast(Any, loop).aclose()
+        fetch = self._compat_client._request_api_list  # gives the SDK's paginator: awaitable
+        page = await self._compat_policy.acall(fetch, *args, target=self._compat_key, **kwargs)
         page._client = self
         return page
 

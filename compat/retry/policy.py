@@ -319,7 +319,7 @@ class RetryPolicy:
         loop = self.aattempts(target=target)
         try:
             async for attempt in loop:
-                with attempt:
+                async with attempt:
                     result = await fn(*args, **kwargs)
         finally:
             await cast(Any, loop).aclose()
