@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import inspect
 import logging
@@ -25,6 +26,34 @@ def track(client: Any) -> Any:
     warns about its pooled sockets during whichever test runs next."""
     _open_clients.append(client)
     return client
+
+
+def wrapped_client(server: FaultServer, **policy: Any) -> Any:
+    """``compat.wrap`` of an ``openai.OpenAI`` on *server* under ``RetryPolicy(**policy)``,
+    closed when the test ends."""
+    import openai
+
+    import compat
+
+    raw = track(openai.OpenAI(base_url=server.url + "/v1", api_key="sk-test"))
+    return compat.wrap(raw, compat.RetryPolicy(**policy))
+
+
+def run_wrapped_async(server: FaultServer, body: Any, **policy: Any) -> Any:
+    """``body(client)`` run to its end, *client* being ``compat.wrap`` of an
+    ``openai.AsyncOpenAI`` on *server* under ``RetryPolicy(**policy)``, closed after it."""
+    import openai
+
+    import compat
+
+    async def main() -> Any:
+        raw = openai.AsyncOpenAI(base_url=server.url + "/v1", api_key="sk-test")
+        try:
+            return await body(compat.wrap(raw, compat.RetryPolicy(**policy)))
+        finally:
+            await raw.close()
+
+    return asyncio.run(main())
 
 
 @pytest.fixture(autouse=True)

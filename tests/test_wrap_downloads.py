@@ -5,7 +5,6 @@ Counted on the loopback fault server."""
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 from typing import Any
 
@@ -17,7 +16,7 @@ if not hasattr(openai, "OpenAI"):
 
 import compat  # noqa: E402
 from compat.testing import FaultServer, faults  # noqa: E402
-from tests.conftest import track  # noqa: E402
+from tests.conftest import run_wrapped_async, track, wrapped_client  # noqa: E402
 
 #: A Batch API output file: one JSON object a line (the Batch guide's shape), which is
 #: not one JSON document.
@@ -74,19 +73,14 @@ def test_a_download_comes_back_as_the_sdk_gives_it(
     if expected == SPEECH_EVENTS.encode() and "stream_format" not in speech.parameters:
         pytest.skip("the SDK's speech has no stream_format")
     server.script(answer)
-    sync = compat.wrap(track(openai.OpenAI(base_url=server.url + "/v1", api_key="sk-test")))
-    assert expected == call(sync).read()
+    assert expected == call(wrapped_client(server)).read()
 
-    async def main() -> bytes:
-        raw = openai.AsyncOpenAI(base_url=server.url + "/v1", api_key="sk-test")
-        try:
-            content = await call(compat.wrap(raw))
-            return bytes(content.read())
-        finally:
-            await raw.close()
+    async def body(client: Any) -> bytes:
+        content = await call(client)
+        return bytes(content.read())
 
     server.script(answer)
-    assert expected == asyncio.run(main())
+    assert expected == run_wrapped_async(server, body)
     assert 2 == len(server.requests)
 
 

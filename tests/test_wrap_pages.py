@@ -18,7 +18,7 @@ if not hasattr(openai, "OpenAI"):
 
 import compat  # noqa: E402
 from compat.testing import FaultServer, faults  # noqa: E402
-from tests.conftest import track  # noqa: E402
+from tests.conftest import run_wrapped_async, track, wrapped_client  # noqa: E402
 
 RATE_LIMIT = {"error": {"message": "Rate limit reached", "type": "requests", "code": None}}
 
@@ -38,22 +38,6 @@ TWO_PAGES = (
 )
 
 
-def sync_client(server: FaultServer, **policy: Any) -> Any:
-    raw = track(openai.OpenAI(base_url=server.url + "/v1", api_key="sk-test"))
-    return compat.wrap(raw, compat.RetryPolicy(**policy))
-
-
-def run_async(server: FaultServer, body: Any, **policy: Any) -> Any:
-    async def main() -> Any:
-        raw = openai.AsyncOpenAI(base_url=server.url + "/v1", api_key="sk-test")
-        try:
-            return await body(compat.wrap(raw, compat.RetryPolicy(**policy)))
-        finally:
-            await raw.close()
-
-    return asyncio.run(main())
-
-
 def after(server: FaultServer) -> list[str | None]:
     """The ``after`` cursor each list request was sent with."""
     return [request.query.get("after") for request in server.requests]
@@ -64,7 +48,7 @@ def test_a_sync_list_fetches_its_next_page_under_the_policy(server: FaultServer)
     retried instead of raising the SDK's RateLimitError."""
     server.script(*TWO_PAGES)
     with compat.retry_testing():
-        ids = [batch.id for batch in sync_client(server, max_attempts=3).batches.list()]
+        ids = [batch.id for batch in wrapped_client(server, max_attempts=3).batches.list()]
     assert ["batch_1", "batch_2", "batch_3"] == ids
     assert [None, "batch_2", "batch_2"] == after(server)
     assert 1 == server.count(status=429)
@@ -76,7 +60,7 @@ def test_a_failure_on_a_later_page_raises_the_common_error(server: FaultServer) 
     unauthorized = faults.answer(401, {}, {"error": {"message": "bad key"}})
     first = faults.answer(200, {}, batches("batch_1", more=True))
     server.script(first, unauthorized, first, unauthorized)
-    client = sync_client(server)
+    client = wrapped_client(server)
     with pytest.raises(compat.AuthenticationError) as iterating:
         list(client.batches.list())
     page = client.batches.list()
@@ -92,7 +76,7 @@ def test_iter_pages_gives_each_page(server: FaultServer) -> None:
     """``iter_pages`` gives the pages one by one, the later ones fetched under the policy."""
     server.script(*TWO_PAGES)
     with compat.retry_testing():
-        pages = list(sync_client(server, max_attempts=3).batches.list().iter_pages())
+        pages = list(wrapped_client(server, max_attempts=3).batches.list().iter_pages())
     assert [["batch_1", "batch_2"], ["batch_3"]] == [[b.id for b in p.data] for p in pages]
 
 
@@ -109,7 +93,7 @@ def test_async_for_over_an_async_list(server: FaultServer) -> None:
             second = await first.get_next_page()
         return every, [b.id for b in first.data], [b.id for b in second.data]
 
-    every, first, second = run_async(server, body, max_attempts=3)
+    every, first, second = run_wrapped_async(server, body, max_attempts=3)
     assert ["batch_1", "batch_2", "batch_3"] == every
     assert (["batch_1", "batch_2"], ["batch_3"]) == (first, second)
     assert 2 == server.count(status=429)
@@ -172,7 +156,7 @@ def test_a_page_keeps_its_type(server: FaultServer) -> None:
     """The page a wrapped client's list gives is the SDK's own page (its type, copies and
     fields), only its later pages fetched under the policy."""
     server.script(faults.answer(200, {}, batches("batch_1", more=False)))
-    page = sync_client(server).batches.list()
+    page = wrapped_client(server).batches.list()
     assert isinstance(page, openai.pagination.SyncCursorPage)
     assert ["batch_1"] == [batch.id for batch in copy.copy(page).data]
     assert not page.has_next_page()
@@ -214,13 +198,13 @@ def test_an_endpoint_that_streams_unasked_is_read_as_a_stream(server: FaultServe
     )
     if events is None or not hasattr(events, "stream"):
         pytest.skip("the SDK has no beta.agents.sessions.events.stream")
-    stream = sync_client(server).beta.agents.sessions.events.stream("sess_1")
+    stream = wrapped_client(server).beta.agents.sessions.events.stream("sess_1")
     assert [] == list(stream)
 
     async def body(client: Any) -> list[Any]:
         return [event async for event in await client.beta.agents.sessions.events.stream("s")]
 
-    assert [] == run_async(server, body)
+    assert [] == run_wrapped_async(server, body)
     assert 2 == len(server.requests)
 
 

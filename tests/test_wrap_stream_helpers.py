@@ -6,7 +6,6 @@ common error, never the SDK's. Counted on the loopback fault server."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import warnings
 from typing import Any
@@ -19,7 +18,7 @@ if not hasattr(openai, "OpenAI") or not hasattr(openai.OpenAI, "responses"):
 
 import compat  # noqa: E402
 from compat.testing import FaultServer, faults  # noqa: E402
-from tests.conftest import track  # noqa: E402
+from tests.conftest import run_wrapped_async, track, wrapped_client  # noqa: E402
 from tests.responses_api import FAILED, IN_PROGRESS, sse  # noqa: E402
 
 MESSAGES = [{"role": "user", "content": "hi"}]
@@ -38,30 +37,12 @@ has_chat_stream = pytest.mark.skipif(
 )
 
 
-def client(server: FaultServer, **policy: Any) -> Any:
-    raw = track(openai.OpenAI(base_url=server.url + "/v1", api_key="sk-test"))
-    return compat.wrap(raw, compat.RetryPolicy(**policy))
-
-
 def answered(server: FaultServer, *statuses: int) -> bool:
     """Whether the server answered exactly *statuses* (in any order: counted by status)."""
     counts = {status: statuses.count(status) for status in statuses}
     return len(server.requests) == len(statuses) and all(
         server.count(status=status) == n for status, n in counts.items()
     )
-
-
-def run_async(server: FaultServer, body: Any, **policy: Any) -> Any:
-    """``body(wrapped async client)`` run to its end, the client closed after it."""
-
-    async def main() -> Any:
-        raw = openai.AsyncOpenAI(base_url=server.url + "/v1", api_key="sk-test")
-        try:
-            return await body(compat.wrap(raw, compat.RetryPolicy(**policy)))
-        finally:
-            await raw.close()
-
-    return asyncio.run(main())
 
 
 # ---------------------------------------------------------------------- responses.stream
@@ -71,7 +52,7 @@ def test_a_failure_on_entry_is_retried_and_the_stream_read_whole(server: FaultSe
     """A 429 answering the request is retried on entry; the next attempt's stream is read
     to its end and ``get_final_response`` gives the completed response."""
     server.script(faults.answer(429, {"retry-after-ms": "1"}, RATE_LIMIT))
-    wrapped = client(server, max_attempts=3)
+    wrapped = wrapped_client(server, max_attempts=3)
     with compat.retry_testing(), wrapped.responses.stream(model="gpt-4o", input="hi") as stream:
         types = [event.type for event in stream]
         final = stream.get_final_response()
@@ -86,7 +67,7 @@ def test_a_failure_that_is_not_retried_raises_the_common_error_on_entry(
     """A 400 raises the common error when the manager is entered, never the SDK's own."""
     server.script(faults.answer(400, {}, BAD))
     with pytest.raises(compat.InvalidRequestError) as caught:  # noqa: SIM117 - entering raises
-        with client(server).responses.stream(model="gpt-4o", input="hi"):
+        with wrapped_client(server).responses.stream(model="gpt-4o", input="hi"):
             pass  # pragma: no cover - entering raises
     assert not isinstance(caught.value, openai.APIError)
     assert 1 == len(server.requests)
@@ -100,7 +81,7 @@ def test_response_failed_raises_from_the_events_and_from_get_final_response(
     ``get_final_response`` reads them (which without compat says only "Didn't receive a
     response.completed event")."""
     server.script(sse(*FAILS_MIDWAY), sse(*FAILS_MIDWAY))
-    wrapped = client(server, max_attempts=3)
+    wrapped = wrapped_client(server, max_attempts=3)
     seen: list[str] = []
     with (
         wrapped.responses.stream(model="gpt-4o", input="hi") as stream,
@@ -126,7 +107,7 @@ def test_a_stream_failing_at_its_first_event_is_retried_on_entry(server: FaultSe
         200, {"content-type": "text/event-stream"}, f"data: {json.dumps(SERVER_ERROR)}\n\n"
     )
     server.script(first)
-    wrapped = client(server, max_attempts=3, initial_wait=0.01)
+    wrapped = wrapped_client(server, max_attempts=3, initial_wait=0.01)
     with wrapped.responses.stream(model="gpt-4o", input="hi") as stream:
         assert stream.until_done() is stream
         assert "completed" == stream.get_final_response().status
@@ -154,7 +135,9 @@ def test_async_responses_stream(server: FaultServer) -> None:
             assert "completed" == final.status
         return first
 
-    assert ["response.created"] == run_async(server, body, max_attempts=3, initial_wait=0.01)
+    assert ["response.created"] == run_wrapped_async(
+        server, body, max_attempts=3, initial_wait=0.01
+    )
     assert answered(server, 500, 200, 200)
 
 
@@ -166,7 +149,7 @@ def test_chat_completions_stream(server: FaultServer) -> None:
     """``chat.completions.stream``: a 429 on entry is retried and the final completion is
     read; a 400 raises the common error on entry."""
     server.script(faults.answer(429, {"retry-after-ms": "1"}, RATE_LIMIT))
-    wrapped = client(server, max_attempts=3)
+    wrapped = wrapped_client(server, max_attempts=3)
     with (
         compat.retry_testing(),
         wrapped.chat.completions.stream(model="gpt-4o", messages=MESSAGES) as stream,
@@ -190,7 +173,7 @@ def test_async_chat_completions_stream(server: FaultServer) -> None:
         async with wrapped.chat.completions.stream(model="gpt-4o", messages=MESSAGES) as stream:
             return await stream.get_final_completion()
 
-    completion = run_async(server, body, max_attempts=3, initial_wait=0.01)
+    completion = run_wrapped_async(server, body, max_attempts=3, initial_wait=0.01)
     assert completion.choices[0].message.content
     assert answered(server, 503, 200)
 
@@ -214,7 +197,7 @@ def test_async_with_streaming_response(server: FaultServer) -> None:
                 pass  # pragma: no cover - entering raises
         return status
 
-    assert 200 == run_async(server, body, max_attempts=2)
+    assert 200 == run_wrapped_async(server, body, max_attempts=2)
     assert answered(server, 429, 200, 401)
 
 
