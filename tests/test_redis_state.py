@@ -984,10 +984,7 @@ def test_retry_testing_runs_on_the_callers_clock(server: RedisServer) -> None:
     the same decisions without sleeping: 20 concurrent calls through a slow start (two at
     once, one more per success) all succeed, never more at once than the start allows."""
     state = make_state(server, clock="caller")
-    # No deadline: the virtual clock moves by every task's waits at once, and would soon
-    # pass one (then each Redis operation would get only the 2 ms a call at its deadline
-    # gets, and a busy machine would answer some locally).
-    policy = compat.RetryPolicy(state=state, probe_window=60.0, deadline=None)
+    policy = compat.RetryPolicy(state=state, probe_window=60.0)
     running = 0
     most = 0
 

@@ -165,6 +165,97 @@ def test_testing_mode_skips_sleep_but_not_decisions() -> None:
     assert 3 == calls[0]  # waits of >= 4 s: 0 -> 4 -> 8, and a third would cross 10 s
 
 
+def test_testing_mode_lets_concurrent_async_waits_overlap() -> None:
+    """Twenty async calls told at once to wait 2 s wait those 2 s together on the virtual
+    clock, as they would on a real one: each retries within its 10 s deadline (were their
+    waits added up, the fifth would be past it)."""
+    from compat.retry.engine import now
+
+    policy = compat.RetryPolicy(deadline=10.0, pacing=False)
+
+    def call() -> Callable[[], object]:
+        fn, _ = failing([err(K.RATE_LIMITED, 2.0)])
+
+        async def once() -> str:
+            return fn()
+
+        return once
+
+    async def main() -> tuple[list[str], float]:
+        started = now()
+        results = await asyncio.gather(*(policy.acall(call()) for _ in range(20)))
+        return results, now() - started
+
+    with compat.retry_testing():
+        results, spent = asyncio.run(main())
+    assert ["ok"] * 20 == results
+    assert 2.0 <= spent < 2.5
+
+
+def test_testing_mode_a_cancelled_async_wait_wakes_nobody_early() -> None:
+    """Under the virtual clock, a task cancelled while it sleeps leaves the clock alone:
+    the other sleepers wake in order, at their own times."""
+    from compat.retry.engine import asleep, now
+
+    woke: list[tuple[str, float]] = []
+
+    async def sleeper(name: str, seconds: float, started: float) -> None:
+        await asleep(seconds)
+        woke.append((name, round(now() - started, 3)))
+
+    async def main() -> None:
+        started = now()
+        short = asyncio.ensure_future(sleeper("short", 1.0, started))
+        long = asyncio.ensure_future(sleeper("long", 5.0, started))
+        cancelled = asyncio.ensure_future(sleeper("cancelled", 3.0, started))
+        await asyncio.sleep(0)  # all three asleep
+        cancelled.cancel()
+        await asyncio.gather(short, long)
+        with pytest.raises(asyncio.CancelledError):
+            await cancelled
+
+    with compat.retry_testing():
+        asyncio.run(main())
+    assert [("short", 1.0), ("long", 5.0)] == woke
+
+
+def test_testing_mode_stands_still_while_a_state_answers() -> None:
+    """Under the virtual clock, a state's answer takes no virtual time, however long its
+    round trip: the tasks asleep meanwhile do not run the clock ahead of it. (A shared
+    state in Redis answers from a thread; tasks polling a slow start would otherwise
+    pass its probe window in a few real milliseconds.)"""
+    from compat.retry.engine import asleep
+
+    class SlowState(LocalState):
+        async def aacquire(self, *args: object, **kwargs: object) -> tuple[int, float, str, int]:
+            await asyncio.sleep(0.05)  # a real round trip
+            return await super().aacquire(*args, **kwargs)  # type: ignore[arg-type]
+
+    policy = compat.RetryPolicy(state=SlowState())
+    moved: list[float] = []
+
+    async def attempt() -> str:
+        return "ok"
+
+    async def ticking() -> None:
+        while True:
+            await asleep(0.01)
+
+    async def main() -> None:
+        from compat.retry import engine
+
+        ticker = asyncio.ensure_future(ticking())
+        await asyncio.sleep(0)
+        before = engine._clock.offset
+        assert "ok" == await policy.acall(attempt)
+        moved.append(engine._clock.offset - before)
+        ticker.cancel()
+
+    with compat.retry_testing():
+        asyncio.run(main())
+    assert [0.0] == moved
+
+
 def test_real_waits_honour_retry_after_and_the_deadline() -> None:
     """Without testing mode the waits are real: no earlier than asked, and never past the deadline."""
     policy = compat.RetryPolicy(deadline=0.5, max_attempts=10, pacing=False)
