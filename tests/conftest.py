@@ -4,7 +4,10 @@ import asyncio
 import contextlib
 import inspect
 import logging
-from collections.abc import Iterator
+import sys
+import threading
+import types
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -54,6 +57,25 @@ def run_wrapped_async(server: FaultServer, body: Any, **policy: Any) -> Any:
             await raw.close()
 
     return asyncio.run(main())
+
+
+def fake_tiktoken(
+    monkeypatch: pytest.MonkeyPatch, encoding_for_model: Callable[[str], Any]
+) -> None:
+    """A stand-in ``tiktoken`` whose ``encoding_for_model`` is *encoding_for_model*, and an
+    empty process-wide encoding cache, for the test. The loads earlier tests started are
+    waited for first: one still on its way would import the stand-in, and store what it
+    loads in the test's cache."""
+    from compat.retry import tokens
+
+    for thread in threading.enumerate():
+        if thread.name == "compat-tiktoken":
+            thread.join(60)
+            assert not thread.is_alive(), "an earlier test's tiktoken load never ended"
+    fake = types.ModuleType("tiktoken")
+    fake.encoding_for_model = encoding_for_model  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "tiktoken", fake)
+    monkeypatch.setattr(tokens, "_ENCODERS", {})
 
 
 @pytest.fixture(autouse=True)

@@ -11,6 +11,7 @@ import compat
 from compat.retry import pacing
 from compat.retry.pacing import GO, LIMITED, OK, REFUSE, Limits, Observation, TargetState
 from compat.retry.tokens import DEFAULT_OUTPUT, Estimator, tpm_limit
+from tests.conftest import fake_tiktoken
 
 INF = float("inf")
 # OpenAI's own words, as users paste them.
@@ -134,11 +135,7 @@ def test_loading_tiktoken_never_blocks_a_call(monkeypatch: pytest.MonkeyPatch) -
     """tiktoken downloads an encoding on first use, with no timeout: that load runs once
     per model for the whole process, in the background, and requests are estimated by
     characters until it is done."""
-    import sys
     import threading
-    import types
-
-    from compat.retry import tokens
 
     release, loaded = threading.Event(), threading.Event()
     loads: list[str] = []
@@ -153,10 +150,7 @@ def test_loading_tiktoken_never_blocks_a_call(monkeypatch: pytest.MonkeyPatch) -
         loaded.set()
         return Encoding()
 
-    fake = types.ModuleType("tiktoken")
-    fake.encoding_for_model = encoding_for_model  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "tiktoken", fake)
-    monkeypatch.setattr(tokens, "_ENCODERS", {})  # the process's cache, empty for the test
+    fake_tiktoken(monkeypatch, encoding_for_model)  # and the process's cache, empty
     estimator = Estimator()
     request = {"model": "gpt-4o", "messages": [{"role": "user", "content": "x" * 400}]}
     by_characters = (400 + len("user")) / 4 + 4 + 3  # the role is text too

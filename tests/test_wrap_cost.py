@@ -6,7 +6,6 @@ target count exactly too."""
 from __future__ import annotations
 
 import asyncio
-import sys
 import threading
 import types
 from typing import Any
@@ -21,7 +20,7 @@ import compat  # noqa: E402
 from compat.retry import tokens  # noqa: E402
 from compat.retry.tokens import Estimator  # noqa: E402
 from compat.testing import FaultServer  # noqa: E402
-from tests.conftest import track  # noqa: E402
+from tests.conftest import fake_tiktoken, track  # noqa: E402
 
 MESSAGES = [{"role": "user", "content": "x" * 400}]
 COMPLETION = {
@@ -78,10 +77,7 @@ class _Loads:
 def loads(monkeypatch: pytest.MonkeyPatch) -> _Loads:
     """A fake tiktoken for the test, and an empty process-wide encoding cache."""
     found = _Loads()
-    fake = types.ModuleType("tiktoken")
-    fake.encoding_for_model = found.encoding_for_model  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "tiktoken", fake)
-    monkeypatch.setattr(tokens, "_ENCODERS", {})
+    fake_tiktoken(monkeypatch, found.encoding_for_model)
     return found
 
 
