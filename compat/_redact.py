@@ -99,8 +99,14 @@ _AUTHORIZATION = re.compile(
     re.IGNORECASE,
 )
 # A JSON web token (Azure AD tokens among them): three base64url parts, the first
-# always starting with '{"' encoded.
-_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
+# always starting with '{"' encoded. It starts where a run of base64url characters
+# does (also after a percent-escape, or a \n or \u0022 written out): tried at every
+# "eyJ" inside a run, the first part would read to the run's end each time, and a
+# megabyte of "eyJeyJ..." would take minutes.
+_JWT = re.compile(
+    r"(?:(?<![A-Za-z0-9_-])|(?<=%[0-9A-Fa-f]{2})|(?<=\\[nrt])|(?<=\\u[0-9A-Fa-f]{4}))"
+    r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"
+)
 # Azure AI services' 84-character keys: 52 characters, JQQJ99, 18, ACOG, 4.
 _AZURE_KEY = re.compile(
     r"(?<![A-Za-z0-9])[A-Za-z0-9]{52}JQQJ99[A-Za-z0-9]{18}ACOG[A-Za-z0-9]{4}(?![A-Za-z0-9])"

@@ -78,6 +78,10 @@ GROUPS = {
             f"'Authorization: Token ' + 'a' * {M}",
             f"'eyJ' + 'a' * {M}",
             f"'eyJaaaa.' * ({M} // 8)",
+            f"'eyJ' * ({M} // 3)",
+            f"'%20eyJ' * ({M} // 6) + 'a' * {M}",
+            f"'eyJaaaa.' + 'eyJ' * ({M} // 3)",
+            f"'\\\\neyJ' + 'eyJ' * ({M} // 3)",
             f"('a' * 52 + 'JQQJ99') * ({M} // 58)",
             f"'%3Dkey%3D' * ({M} // 9)",
             f"'%20sk-' * ({M} // 6)",
@@ -89,6 +93,19 @@ GROUPS = {
             f"'\"token\": [' + '[a' * ({M} // 2)",
             f"'\"token\": {{' + '{{a' * ({M} // 2)",
             f"'\"token\": \"' + '\\\\a' * ({M} // 2)",
+        ],
+    ),
+    "scrubbed exceptions": (
+        "from compat._secrets import scrub\n"
+        "def f(text):\n"
+        "    exc = ValueError(text)\n"
+        "    exc.message, exc.body = text, {'error': {'message': text}}\n"
+        "    scrub(exc)\n"
+        "    return exc.args[0]",
+        [
+            f"'Invalid input: ' + 'eyJ' * ({M} // 3)",
+            f"\"'api_key': '\" * ({M} // 12)",
+            f"'\"password\": [' * ({M} // 13)",
         ],
     ),
     "redacted URLs": (
