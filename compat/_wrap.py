@@ -599,18 +599,24 @@ def _is_async_client(client: Any) -> bool:
 class _Paging:
     """The client a page of a wrapped client asks for the next page: the SDK's own, whose
     ``_request_api_list`` is called under the policy (the page it gives asks this one in
-    turn). Everything else is the SDK client's."""
+    turn). The page's answer is read as the first page's is: a failure under HTTP 200
+    raises the common error, and its rate-limit headers go to the pacer. Everything
+    else is the SDK client's."""
 
     __slots__ = ("_compat_client", "_compat_key", "_compat_policy")
 
     def __init__(self, client: Any, policy: RetryPolicy, key: Hashable) -> None:
         self._compat_client, self._compat_policy, self._compat_key = client, policy, key
 
-    def _request_api_list(self, *args: Any, **kwargs: Any) -> Any:
-        fetch = self._compat_client._request_api_list
-        page = self._compat_policy.call(fetch, *args, target=self._compat_key, **kwargs)
-        page._client = self
-        return page
+    def _request_api_list(self, model: Any, page: Any, options: Any) -> Any:
+        raw = _raw_answer(options)
+        for attempt in self._compat_policy.attempts(target=self._compat_key):
+            with attempt:
+                result = _read_page(
+                    self._compat_client._request_api_list(model, page, raw), attempt
+                )
+        result._client = self
+        return result
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_compat_"):
@@ -621,11 +627,43 @@ class _Paging:
 class _AsyncPaging(_Paging):
     __slots__ = ()
 
-    async def _request_api_list(self, *args: Any, **kwargs: Any) -> Any:
-        fetch = self._compat_client._request_api_list  # gives the SDK's paginator: awaitable
-        page = await self._compat_policy.acall(fetch, *args, target=self._compat_key, **kwargs)
-        page._client = self
-        return page
+    async def _request_api_list(self, model: Any, page: Any, options: Any) -> Any:
+        raw = _raw_answer(options)
+        # The SDK gives its paginator, which sends the request when awaited.
+        loop = self._compat_policy.aattempts(target=self._compat_key)
+        try:
+            async for attempt in loop:
+                async with attempt:
+                    result = _read_page(
+                        await self._compat_client._request_api_list(model, page, raw), attempt
+                    )
+                    if inspect.isawaitable(result):
+                        result = await result
+        finally:
+            await cast(Any, loop).aclose()
+        result._client = self
+        return result
+
+
+#: The header with which the v1+ SDK gives a request's raw answer instead of its parsed
+#: result (what ``with_raw_response`` sends; the SDK strips it from a next page's options).
+_RAW_ANSWER = "X-Stainless-Raw-Response"
+
+
+def _raw_answer(options: Any) -> Any:
+    """A page request's *options*, asking the SDK for the raw answer."""
+    headers = options.headers if isinstance(options.headers, Mapping) else {}
+    options.headers = {**headers, _RAW_ANSWER: "true"}
+    return options
+
+
+def _read_page(response: Any, attempt: Attempt) -> Any:
+    """The page in a raw *response*, once it is known not to be a failure under HTTP 200;
+    its rate-limit headers are told to *attempt*."""
+    http = response.http_response
+    _raise(_answer_failure("list", response, http))
+    attempt.answered(signal_headers(http.headers))
+    return response.parse()
 
 
 #: The stream helpers, by resource class (its async twin's name without ``Async``) and

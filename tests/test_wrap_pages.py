@@ -219,3 +219,51 @@ def test_the_sync_clients_signature_check_is_called_as_it_is() -> None:
     wrapped = compat.wrap(raw, compat.RetryPolicy(deadline=30.0))
     with pytest.raises(openai.InvalidWebhookSignatureError):
         wrapped.webhooks.verify_signature('{"type": "batch.completed"}', headers)
+
+
+#: A proxy's error page, sent as a success.
+HTML_PAGE = faults.answer(
+    200,
+    {"content-type": "text/html"},
+    "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>",
+)
+
+
+def test_an_html_page_under_200_for_a_later_page_is_a_bad_response(server: FaultServer) -> None:
+    """A proxy's HTML page answering the next page's request with HTTP 200 raises
+    ``BadResponseError``, as it does for the first page, sync and async (the SDK's own
+    parse raised ``AttributeError``: a str has no page attributes)."""
+    first = faults.answer(200, {}, batches("batch_1", more=True))
+    server.script(first, HTML_PAGE, first, HTML_PAGE)
+    with pytest.raises(compat.BadResponseError) as sync:
+        list(wrapped_client(server, max_attempts=1).batches.list())
+
+    async def body(client: Any) -> list[str]:
+        return [batch.id async for batch in client.batches.list()]
+
+    with pytest.raises(compat.BadResponseError) as async_:
+        run_wrapped_async(server, body, max_attempts=1)
+    for caught in (sync, async_):
+        assert "502 Bad Gateway" in caught.value.message
+        assert 200 == caught.value.status
+    assert 4 == len(server.requests)
+
+
+def test_a_later_pages_rate_limit_headers_pace_the_next_call(server: FaultServer) -> None:
+    """The next page's answer says one request per 100 s is left: the pacer learns it, and
+    the list asked again with a 2 s deadline is refused at once, not sent."""
+    limits = {
+        "x-ratelimit-limit-requests": "1",
+        "x-ratelimit-remaining-requests": "0",
+        "x-ratelimit-reset-requests": "100s",
+    }
+    server.script(
+        faults.answer(200, {}, batches("batch_1", more=True)),
+        faults.answer(200, limits, batches("batch_2", more=False)),
+    )
+    client = wrapped_client(server, deadline=2.0)
+    assert ["batch_1", "batch_2"] == [batch.id for batch in client.batches.list()]
+    with pytest.raises(compat.RateLimitError) as info:
+        client.batches.list()
+    assert "client" == info.value.origin
+    assert 2 == len(server.requests)
