@@ -790,8 +790,12 @@ class _Streaming:
         self._first = helper in _FIRST_EVENT_READ
 
     def _where(self) -> dict[str, Any]:
+        """The attempts loop's targets, and the token cost it reserves (the first
+        deployment's estimate, as for any failover call)."""
         targets = [call._client.target(kw) for call, kw in zip(self._calls, self._requests)]
-        return {"targets": targets} if len(targets) > 1 else {"target": targets[0]}
+        where: dict[str, Any] = {"targets": targets} if len(targets) > 1 else {"target": targets[0]}
+        where["tokens"] = _tokens(self._calls[0]._client.measure(self._requests[0]))
+        return where
 
     def _open(self, attempt: Attempt) -> Any:
         at = attempt.deployment
@@ -806,6 +810,7 @@ class _Streaming:
                 with attempt:
                     manager = self._open(attempt)
                     entered = manager.__enter__()
+                    _answered(attempt, entered)
                     if self._checked:
                         try:
                             entered = _SyncStream(entered, first=self._first)
@@ -829,6 +834,7 @@ class _Streaming:
                 async with attempt:
                     manager = self._open(attempt)
                     entered = await manager.__aenter__()
+                    _answered(attempt, entered)
                     if self._checked:
                         try:
                             entered = await _AsyncStream.start(entered, first=self._first)
@@ -843,6 +849,29 @@ class _Streaming:
 
     async def __aexit__(self, *exc_info: Any) -> Any:
         return await self._manager.__aexit__(*exc_info)
+
+
+#: Where an entered result keeps the HTTP answer it reads: ``with_streaming_response``'s
+#: response; the Responses and chat helpers' raw stream; the Assistants' event handler's.
+_HTTP_ANSWER = (
+    ("http_response",),
+    ("_raw_stream", "response"),
+    ("_AssistantEventHandler__stream", "response"),
+    ("_AsyncAssistantEventHandler__stream", "response"),
+)
+
+
+def _answered(attempt: Attempt, entered: Any) -> None:
+    """Tell *attempt* the rate-limit headers of the answer *entered* reads, when it says
+    which answer that is."""
+    for path in _HTTP_ANSWER:
+        found = entered
+        for name in path:
+            found = getattr(found, name, None)
+        headers = getattr(found, "headers", None)
+        if headers is not None:
+            attempt.answered(signal_headers(headers))
+            return
 
 
 # ------------------------------------------------------------------------------ the proxy

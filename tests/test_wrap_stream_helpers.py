@@ -246,3 +246,111 @@ def test_an_assistants_stream_cut_before_its_first_event_is_not_sent_again() -> 
             with pytest.raises(compat.APIConnectionError):
                 run()
         assert 1 == len(server.requests)
+
+
+# ---------------------------------------------------------------------- what the pacer learns
+
+
+def with_headers(extra: dict[str, str]) -> Any:
+    """The server's usual success for the request (a stream when it asked for one), with
+    *extra* headers."""
+    import attrs
+
+    from compat.testing import Fault
+
+    def render(request: Any) -> Any:
+        answer = faults.success()(request)
+        return attrs.evolve(answer, headers={**answer.headers, **extra})
+
+    return Fault("success with headers", render)
+
+
+ONE_PER_100_S = {
+    "x-ratelimit-limit-requests": "1",
+    "x-ratelimit-remaining-requests": "0",
+    "x-ratelimit-reset-requests": "100s",
+}
+
+
+@pytest.mark.parametrize("how", ["responses.stream", "with_streaming_response"])
+def test_a_streamed_answers_rate_limit_headers_pace_the_next_call(
+    server: FaultServer, how: str
+) -> None:
+    """The headers of the answer a stream helper or ``with_streaming_response`` entered
+    say one request per 100 s: the pacer learns it, and the next call with a 2 s deadline
+    is refused at once, not sent."""
+    server.script(with_headers(ONE_PER_100_S))
+    wrapped = wrapped_client(server, deadline=2.0)
+    if how == "responses.stream":
+        with wrapped.responses.stream(model="gpt-4o", input="hi") as stream:
+            stream.until_done()
+    else:
+        streaming = wrapped.with_streaming_response.chat.completions
+        with streaming.create(model="gpt-4o", messages=MESSAGES) as response:
+            response.read()
+    second = wrapped.responses.stream(model="gpt-4o", input="hi")
+    with pytest.raises(compat.RateLimitError) as info, second as stream:
+        stream.until_done()
+    assert "client" == info.value.origin
+    assert 1 == len(server.requests)
+
+
+def test_a_stream_helper_reserves_its_token_cost(server: FaultServer) -> None:
+    """A call's headers say 1000 tokens a minute and none left for 100 s: a stream helper
+    whose input is estimated at about 2000 tokens is refused at once (it reserved
+    nothing, and was sent)."""
+    server.script(
+        with_headers(
+            {
+                "x-ratelimit-limit-tokens": "1000",
+                "x-ratelimit-remaining-tokens": "0",
+                "x-ratelimit-reset-tokens": "100s",
+            }
+        )
+    )
+    wrapped = wrapped_client(server, deadline=2.0)
+    wrapped.responses.create(model="gpt-4o", input="hi")
+    large = wrapped.responses.stream(model="gpt-4o", input="word " * 2000)
+    with pytest.raises(compat.RateLimitError) as info, large as stream:
+        stream.until_done()
+    assert "client" == info.value.origin
+    assert 1 == len(server.requests)
+
+
+def test_an_assistants_streams_rate_limit_headers_pace_the_next_run(server: FaultServer) -> None:
+    """The same for the Assistants' ``runs.stream``, whose answer the SDK's event handler
+    keeps: the headers of the first run's answer refuse the second at once."""
+    handlers = pytest.importorskip("openai.lib.streaming")
+    server.script(with_headers(ONE_PER_100_S))
+    runs = wrapped_client(server, deadline=2.0).beta.threads.runs
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # the SDK deprecates Assistants
+        with runs.stream(thread_id="t", assistant_id="a", event_handler=None):
+            pass
+        handler = handlers.AssistantEventHandler()
+        second = runs.stream(thread_id="t", assistant_id="a", event_handler=handler)
+        with pytest.raises(compat.RateLimitError) as info, second:
+            pass
+    assert "client" == info.value.origin
+    assert 1 == len(server.requests)
+
+
+def test_an_async_streamed_answers_rate_limit_headers_pace_the_next_call(
+    server: FaultServer,
+) -> None:
+    """The same through the async client's ``responses.stream``."""
+    server.script(with_headers(ONE_PER_100_S))
+
+    async def body(client: Any) -> compat.LLMError:
+        async with client.responses.stream(model="gpt-4o", input="hi") as stream:
+            await stream.until_done()
+        try:
+            async with client.responses.stream(model="gpt-4o", input="hi") as stream:
+                await stream.until_done()
+        except compat.RateLimitError as refused:
+            return refused
+        raise AssertionError("the second call was not refused")
+
+    refused = run_wrapped_async(server, body, deadline=2.0)
+    assert "client" == refused.origin
+    assert 1 == len(server.requests)
